@@ -1,0 +1,217 @@
+import type { Graph, GraphNode, Tensor } from './graph.js';
+import { AttributeType, ModelProto, OnnxDataType } from './onnx-proto.js';
+import type { DType, Shape } from './tensor.js';
+
+/** An ONNX node attribute value. */
+export type OnnxAttribute =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: readonly number[] }
+  | { kind: 'floats'; value: readonly number[] }
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; dtype: DType; dims: readonly number[]; data: ArrayLike<number> };
+
+export const attr = {
+  int: (value: number): OnnxAttribute => ({ kind: 'int', value }),
+  float: (value: number): OnnxAttribute => ({ kind: 'float', value }),
+  ints: (value: readonly number[]): OnnxAttribute => ({ kind: 'ints', value }),
+  floats: (value: readonly number[]): OnnxAttribute => ({ kind: 'floats', value }),
+  string: (value: string): OnnxAttribute => ({ kind: 'string', value }),
+  scalarTensor: (dtype: DType, value: number): OnnxAttribute => ({ kind: 'tensor', dtype, dims: [1], data: [value] }),
+};
+
+/** What an op's emission rule writes into the ONNX graph. */
+export interface Emitter {
+  /** Appends an ONNX node. */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[],
+    attrs?: Record<string, OnnxAttribute>,
+    domain?: string,
+  ): void;
+  /** A fresh value name for an intermediate of a multi-node emission. */
+  temp(hint: string): string;
+  /** The name of an int64 constant (an initializer, shared between identical uses). */
+  int64(values: readonly number[], dims?: readonly number[]): string;
+  /** The name of a float32 scalar constant. */
+  float(value: number): string;
+  /** Adds an initializer with raw data. */
+  initializer(name: string, dtype: DType, dims: readonly number[], data: ArrayBufferView): void;
+}
+
+export const OPSET_VERSION = 18;
+const IR_VERSION = 8;
+
+interface InitializerProto {
+  name: string;
+  dataType: number;
+  dims: number[];
+  rawData: Uint8Array;
+}
+
+function rawBytes(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function valueInfo(name: string, dtype: DType, shape: Shape) {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: OnnxDataType[dtype],
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function encodeAttribute(name: string, value: OnnxAttribute) {
+  switch (value.kind) {
+    case 'int':
+      return { name, type: AttributeType.INT, i: value.value };
+    case 'float':
+      return { name, type: AttributeType.FLOAT, f: value.value };
+    case 'ints':
+      return { name, type: AttributeType.INTS, ints: [...value.value] };
+    case 'floats':
+      return { name, type: AttributeType.FLOATS, floats: [...value.value] };
+    case 'string':
+      return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value.value) };
+    case 'tensor':
+      return {
+        name,
+        type: AttributeType.TENSOR,
+        t: { dims: [...value.dims], dataType: OnnxDataType[value.dtype], rawData: rawBytes(typedArrayOf(value.dtype, value.data)) },
+      };
+  }
+}
+
+function typedArrayOf(dtype: DType, data: ArrayLike<number>): ArrayBufferView {
+  switch (dtype) {
+    case 'float32':
+      return Float32Array.from(data);
+    case 'int64':
+      return BigInt64Array.from(Array.from(data), (v) => BigInt(v));
+    case 'int32':
+      return Int32Array.from(data);
+    case 'bool':
+      return Uint8Array.from(data);
+    default:
+      throw new Error(`constants of dtype ${dtype} are not supported.`);
+  }
+}
+
+export interface SerializeOptions {
+  /** Outputs to compute; defaults to every output declared with `graph.output`. */
+  outputs?: readonly string[];
+  /**
+   * Parameter values to store in the model as initializers, as an exported inference model does. Parameters
+   * not listed stay graph inputs.
+   */
+  initializers?: ReadonlyMap<string, Float32Array>;
+  producerName?: string;
+  metadata?: Record<string, string>;
+}
+
+/** The nodes needed to compute `outputs`, in creation order (which is a topological order). */
+export function liveNodes(graph: Graph, outputs: readonly Tensor[]): GraphNode[] {
+  const live = new Set<number>();
+  const stack = outputs.map((t) => t.producer).filter((n): n is GraphNode => n !== undefined);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (live.has(node.id)) continue;
+    live.add(node.id);
+    for (const input of node.inputs) if (input.producer) stack.push(input.producer);
+  }
+  return graph.nodes.filter((n) => live.has(n.id));
+}
+
+/** Serializes a graph to ONNX model bytes, keeping only the nodes that the requested outputs need. */
+export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array {
+  const outputNames = options.outputs ?? [...graph.outputs.keys()];
+  const outputs = outputNames.map((name) => {
+    const tensor = graph.outputs.get(name);
+    if (!tensor) throw new Error(`toOnnx: graph ${graph.name} has no output "${name}"; outputs: ${[...graph.outputs.keys()].join(', ')}.`);
+    return tensor;
+  });
+  const nodes = liveNodes(graph, outputs);
+
+  const used = new Set<string>();
+  for (const node of nodes) for (const input of node.inputs) used.add(input.name);
+  for (const tensor of outputs) used.add(tensor.name);
+
+  const nodeProtos: unknown[] = [];
+  const initializers: InitializerProto[] = [];
+  const constantNames = new Map<string, string>();
+  let tempCounter = 0;
+  const emitter: Emitter = {
+    node(opType, inputs, outs, attrs = {}, domain = '') {
+      nodeProtos.push({
+        opType,
+        input: [...inputs],
+        output: [...outs],
+        name: `${opType}_${nodeProtos.length}`,
+        domain,
+        attribute: Object.entries(attrs).map(([name, value]) => encodeAttribute(name, value)),
+      });
+    },
+    temp(hint) {
+      return `_${hint}_${tempCounter++}`;
+    },
+    int64(values, dims = [values.length]) {
+      const key = `i64:${dims.join('x')}:${values.join(',')}`;
+      let name = constantNames.get(key);
+      if (!name) {
+        name = `_const_i64_${constantNames.size}`;
+        constantNames.set(key, name);
+        emitter.initializer(name, 'int64', dims, BigInt64Array.from(values, (v) => BigInt(v)));
+      }
+      return name;
+    },
+    float(value) {
+      const key = `f32:${Object.is(value, -0) ? '-0' : value}`;
+      let name = constantNames.get(key);
+      if (!name) {
+        name = `_const_f32_${constantNames.size}`;
+        constantNames.set(key, name);
+        emitter.initializer(name, 'float32', [], Float32Array.of(value));
+      }
+      return name;
+    },
+    initializer(name, dtype, dims, data) {
+      initializers.push({ name, dataType: OnnxDataType[dtype], dims: [...dims], rawData: rawBytes(data) });
+    },
+  };
+
+  for (const node of nodes) node.op.emit(emitter, node);
+
+  const inputs: unknown[] = [];
+  for (const tensor of [...graph.inputs, ...graph.parameters]) {
+    const stored = tensor.role === 'parameter' ? options.initializers?.get(tensor.name) : undefined;
+    if (stored) {
+      const expected = tensor.shape.reduce<number>((a, d) => a * (d as number), 1);
+      if (stored.length !== expected) {
+        throw new Error(`toOnnx: initializer for parameter ${tensor.name} has ${stored.length} values, expected ${expected}.`);
+      }
+      emitter.initializer(tensor.name, 'float32', tensor.shape as number[], stored);
+    } else if (used.has(tensor.name)) {
+      inputs.push(valueInfo(tensor.name, tensor.dtype, tensor.shape));
+    }
+  }
+
+  const model = {
+    irVersion: IR_VERSION,
+    producerName: options.producerName ?? 'glassbox',
+    opsetImport: [{ domain: '', version: OPSET_VERSION }],
+    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    graph: {
+      name: graph.name,
+      node: nodeProtos,
+      initializer: initializers,
+      input: inputs,
+      output: outputNames.map((name, i) => valueInfo(name, outputs[i].dtype, outputs[i].shape)),
+    },
+  };
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}

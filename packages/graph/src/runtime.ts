@@ -1,0 +1,106 @@
+import type * as ort from 'onnxruntime-common';
+import type { DType } from './tensor.js';
+
+/** The ONNX Runtime package a session runs on. */
+export type BackendName = 'node' | 'web';
+
+/** What Glassbox uses of an ONNX Runtime JavaScript package; onnxruntime-node and onnxruntime-web both provide it. */
+export interface OrtModule {
+  InferenceSession: typeof ort.InferenceSession;
+  Tensor: typeof ort.Tensor;
+  env: ort.Env;
+}
+
+export interface SessionOptions {
+  /** `node` (onnxruntime-node, native) is the default in Node.js; `web` runs the WASM build. */
+  backend?: BackendName;
+  /** Execution providers in order of preference, e.g. `['cuda', 'cpu']`; defaults to CPU (WASM for `web`). */
+  executionProviders?: string[];
+  /** Threads for one op (intra-op); defaults to ONNX Runtime's choice, one per physical core. */
+  intraOpThreads?: number;
+  /** ONNX Runtime's graph optimization level; `all` fuses ops such as GELU and layer norm. */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Writes the optimized model here (Node backend only), to see what ONNX Runtime did to the graph. */
+  optimizedModelFilePath?: string;
+}
+
+const modules = new Map<BackendName, Promise<OrtModule>>();
+
+/** Loads an ONNX Runtime package once. onnxruntime-node is imported only when asked for, so browsers never see it. */
+export function loadBackend(name: BackendName): Promise<OrtModule> {
+  let loading = modules.get(name);
+  if (!loading) {
+    const specifier = name === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
+    loading = (import(/* @vite-ignore */ specifier) as Promise<OrtModule & { default?: OrtModule }>).then(
+      (m) => (m.InferenceSession ? m : m.default!),
+      (error: unknown) => {
+        throw new Error(`could not load ${specifier}: ${(error as Error).message}. Install it or choose another backend.`);
+      },
+    );
+    modules.set(name, loading);
+  }
+  return loading;
+}
+
+function defaultBackend(): BackendName {
+  const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+  return isNode ? 'node' : 'web';
+}
+
+/** Typed arrays that a session accepts and returns, by dtype. */
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+
+/** A compiled ONNX model on one backend. */
+export class GraphSession {
+  private constructor(
+    readonly ort: OrtModule,
+    readonly session: ort.InferenceSession,
+    readonly backend: BackendName,
+  ) {}
+
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<GraphSession> {
+    const backend = options.backend ?? defaultBackend();
+    const ortModule = await loadBackend(backend);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: options.executionProviders ?? [backend === 'node' ? 'cpu' : 'wasm'],
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    };
+    if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
+    if (options.optimizedModelFilePath) sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
+    if (backend === 'web' && options.intraOpThreads !== undefined) ortModule.env.wasm.numThreads = options.intraOpThreads;
+    let session: ort.InferenceSession;
+    try {
+      session = await ortModule.InferenceSession.create(model, sessionOptions);
+    } catch (error) {
+      throw new Error(`ONNX Runtime (${backend}) rejected the model: ${(error as Error).message}`);
+    }
+    return new GraphSession(ortModule, session, backend);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Wraps a typed array as a tensor of this backend without copying it. */
+  tensor(dtype: DType, data: TensorData, dims: readonly number[]): ort.Tensor {
+    const type = dtype === 'float32' ? 'float32' : dtype === 'float16' ? 'float16' : dtype;
+    return new this.ort.Tensor(type as 'float32', data as Float32Array, dims);
+  }
+
+  /** Runs the model. `fetches` names the outputs to compute, or gives preallocated tensors to write them into. */
+  async run(
+    feeds: Record<string, ort.Tensor>,
+    fetches?: readonly string[] | Record<string, ort.Tensor | null>,
+  ): Promise<Record<string, ort.Tensor>> {
+    // biome-ignore lint/suspicious/noExplicitAny: onnxruntime-common's overloads do not accept the union type.
+    return (await this.session.run(feeds, fetches as any)) as Record<string, ort.Tensor>;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,168 @@
+import type * as ort from 'onnxruntime-common';
+import { toOnnx } from './emit.js';
+import type { Graph } from './graph.js';
+import type { StateSlot, TrainingStepSpec } from './optim.js';
+import { GraphSession, type SessionOptions, type TensorData } from './runtime.js';
+import { type DType, formatShape } from './tensor.js';
+
+/** Result of one training step. */
+export interface StepResult {
+  loss: number;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+}
+
+interface SlotBuffers {
+  slot: StateSlot;
+  buffers: [Float32Array, Float32Array];
+}
+
+/**
+ * Runs a graph built with `addTrainingStep`, one optimizer step per `session.run`. Parameters and optimizer
+ * state live in two preallocated sets of Float32Array buffers: each step feeds one set and ONNX Runtime writes
+ * the updated values into the other, then the roles swap. Batch inputs, the learning rate and the step
+ * number are written into preallocated buffers too, so a step allocates no tensor memory.
+ */
+export class TrainingSession {
+  private parity = 0;
+  private readonly feeds: [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
+  private readonly fetches: [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
+  private readonly scalars = { learningRate: new Float32Array(1), stepNumber: new Float32Array(1) };
+  private readonly lossBuffer = new Float32Array(1);
+  private readonly gradNormBuffer = new Float32Array(1);
+  private readonly slotBuffers: SlotBuffers[];
+  private readonly frozenBuffers = new Map<string, Float32Array>();
+  private readonly inputBuffers = new Map<string, TensorData>();
+  /** Number of optimizer steps taken so far. */
+  step = 0;
+
+  private constructor(
+    readonly session: GraphSession,
+    readonly spec: TrainingStepSpec,
+    graph: Graph,
+  ) {
+    this.slotBuffers = spec.slots.map((slot) => {
+      const size = slot.shape.reduce((a, b) => a * b, 1);
+      return { slot, buffers: [new Float32Array(size), new Float32Array(size)] };
+    });
+    const shared: Record<string, ort.Tensor> = {};
+    shared[spec.learningRate] = session.tensor('float32', this.scalars.learningRate, []);
+    shared[spec.stepNumber] = session.tensor('float32', this.scalars.stepNumber, []);
+    for (const name of spec.frozen) {
+      const parameter = graph.parameters.find((p) => p.name === name)!;
+      const data = new Float32Array(parameter.shape.reduce<number>((a, b) => a * (b as number), 1));
+      this.frozenBuffers.set(name, data);
+      shared[name] = session.tensor('float32', data, parameter.shape as number[]);
+    }
+    const slotNames = new Set(spec.slots.map((s) => s.name));
+    for (const input of graph.inputs) {
+      if (slotNames.has(input.name) || input.name === spec.learningRate || input.name === spec.stepNumber) continue;
+      if (!session.inputNames.includes(input.name)) continue;
+      const dims = input.shape.map((d) => {
+        if (typeof d !== 'number') {
+          throw new Error(`TrainingSession: input ${input} needs a static shape so that its buffer can be preallocated.`);
+        }
+        return d;
+      });
+      const data = allocate(input.dtype, dims.reduce((a, b) => a * b, 1));
+      this.inputBuffers.set(input.name, data);
+      shared[input.name] = session.tensor(input.dtype, data, dims);
+    }
+    const lossTensor = session.tensor('float32', this.lossBuffer, []);
+    const normTensor = session.tensor('float32', this.gradNormBuffer, []);
+    const makeSide = (side: 0 | 1) => {
+      const feeds: Record<string, ort.Tensor> = { ...shared };
+      const fetches: Record<string, ort.Tensor> = { [spec.loss]: lossTensor, [spec.gradNorm]: normTensor };
+      for (const { slot, buffers } of this.slotBuffers) {
+        feeds[slot.name] = session.tensor('float32', buffers[side], slot.shape);
+        fetches[slot.updatedName] = session.tensor('float32', buffers[1 - side], slot.shape);
+      }
+      return [feeds, fetches] as const;
+    };
+    const [feeds0, fetches0] = makeSide(0);
+    const [feeds1, fetches1] = makeSide(1);
+    this.feeds = [feeds0, feeds1];
+    this.fetches = [fetches0, fetches1];
+  }
+
+  /** Compiles the training graph. Parameters start at zero and optimizer state at zero until set. */
+  static async create(graph: Graph, spec: TrainingStepSpec, options: SessionOptions = {}): Promise<TrainingSession> {
+    const outputs = [spec.loss, spec.gradNorm, ...spec.slots.map((s) => s.updatedName)];
+    const session = await GraphSession.create(toOnnx(graph, { outputs }), options);
+    return new TrainingSession(session, spec, graph);
+  }
+
+  /** The buffer of a batch input such as `input_ids`; fill it before calling `runStep`. */
+  inputBuffer(name: string): TensorData {
+    const buffer = this.inputBuffers.get(name);
+    if (!buffer) {
+      throw new Error(`TrainingSession: no input named "${name}"; inputs: ${[...this.inputBuffers.keys()].join(', ')}.`);
+    }
+    return buffer;
+  }
+
+  /** Runs one optimizer step with learning rate `learningRate` on the batch currently in the input buffers. */
+  async runStep(learningRate: number): Promise<StepResult> {
+    this.scalars.learningRate[0] = learningRate;
+    this.scalars.stepNumber[0] = this.step + 1;
+    await this.session.run(this.feeds[this.parity], this.fetches[this.parity]);
+    this.parity = 1 - this.parity;
+    this.step += 1;
+    return { loss: this.lossBuffer[0], gradNorm: this.gradNormBuffer[0] };
+  }
+
+  /** Current values of every parameter (trainable and frozen), as views of the live buffers. */
+  parameters(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const { slot, buffers } of this.slotBuffers) {
+      if (slot.kind === 'parameter') out.set(slot.name, buffers[this.parity]);
+    }
+    for (const [name, data] of this.frozenBuffers) out.set(name, data);
+    return out;
+  }
+
+  /** Current optimizer state tensors, keyed by their input names (`optimizer.<parameter>.<kind>`). */
+  optimizerState(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const { slot, buffers } of this.slotBuffers) {
+      if (slot.kind !== 'parameter') out.set(slot.name, buffers[this.parity]);
+    }
+    return out;
+  }
+
+  /** Copies values into parameters or optimizer state; every name must exist and every size must match. */
+  load(values: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, data] of values) {
+      const target =
+        this.slotBuffers.find((b) => b.slot.name === name)?.buffers[this.parity] ?? this.frozenBuffers.get(name);
+      if (!target) throw new Error(`TrainingSession: no parameter or optimizer state named "${name}".`);
+      if (target.length !== data.length) {
+        const slot = this.slotBuffers.find((b) => b.slot.name === name)?.slot;
+        throw new Error(
+          `TrainingSession: "${name}" has ${data.length} values, expected ${target.length}` +
+            (slot ? ` (shape ${formatShape(slot.shape)}).` : '.'),
+        );
+      }
+      target.set(data);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function allocate(dtype: DType, size: number): TensorData {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'int64':
+      return new BigInt64Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'bool':
+      return new Uint8Array(size);
+    case 'float16':
+      return new Uint16Array(size);
+  }
+}
