@@ -110,6 +110,12 @@ export interface SerializeOptions {
    * not listed stay graph inputs.
    */
   initializers?: ReadonlyMap<string, Float32Array>;
+  /**
+   * Parameters that are slices of a packed 1-D input instead of inputs of their own: each is emitted as
+   * Slice + Reshape of `source` from `offset`. Training graphs pack parameters this way so that the
+   * optimizer updates a few long vectors instead of many small tensors.
+   */
+  packedParameters?: ReadonlyMap<string, { source: string; offset: number }>;
   producerName?: string;
   metadata?: Record<string, string>;
 }
@@ -184,11 +190,28 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
     },
   };
 
+  const packed = options.packedParameters ?? new Map<string, { source: string; offset: number }>();
+  for (const parameter of graph.parameters) {
+    const location = packed.get(parameter.name);
+    if (!location || !used.has(parameter.name)) continue;
+    const dims = parameter.shape as number[];
+    const size = dims.reduce((a, b) => a * b, 1);
+    const flat = emitter.temp('packed_slice');
+    emitter.node(
+      'Slice',
+      [location.source, emitter.int64([location.offset]), emitter.int64([location.offset + size]), emitter.int64([0])],
+      [flat],
+    );
+    emitter.node('Reshape', [flat, emitter.int64(dims)], [parameter.name]);
+    used.add(location.source);
+  }
+
   for (const node of nodes) node.op.emit(emitter, node);
 
   const inputs: unknown[] = [];
   for (const tensor of [...graph.inputs, ...graph.parameters]) {
     const stored = tensor.role === 'parameter' ? options.initializers?.get(tensor.name) : undefined;
+    if (tensor.role === 'parameter' && packed.has(tensor.name)) continue;
     if (stored) {
       const expected = tensor.shape.reduce<number>((a, d) => a * (d as number), 1);
       if (stored.length !== expected) {

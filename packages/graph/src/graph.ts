@@ -283,6 +283,10 @@ export class Graph {
     const dtype = typeof a === 'number' ? (typeof b === 'number' ? 'float32' : b.dtype) : a.dtype;
     return this.apply('where', [condition, this.lift(a, dtype), this.lift(b, dtype)])[0];
   }
+  /** The int64 range 0, 1, ..., n - 1, where n is the run-time size of `like` along `axis` (position ids). */
+  arange(like: Tensor, axis: number): Tensor {
+    return this.apply('arange', [like], { axis })[0];
+  }
   /** The run-time shape of `x` as a 1-D int64 tensor. */
   shapeOf(x: Tensor): Tensor {
     return this.apply('shapeOf', [x])[0];

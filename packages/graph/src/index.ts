@@ -7,6 +7,7 @@ export {
   addTrainingStep,
   type OptimizerConfig,
   type ParameterSettings,
+  type PackedMember,
   type StateSlot,
   type TrainingGraphOptions,
   type TrainingStepSpec,
@@ -24,3 +25,14 @@ export {
   staticSize,
 } from './tensor.js';
 export { type StepResult, TrainingSession } from './training.js';
+export { Rng, type RngState } from './rng.js';
+export {
+  fromFloat32,
+  parseSafetensors,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorEntry,
+  toFloat32,
+} from './safetensors.js';

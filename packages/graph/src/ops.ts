@@ -452,6 +452,19 @@ define({
 });
 
 define({
+  name: 'arange',
+  infer: ([like], attrs) => [{ dtype: 'int64', shape: [like.shape[normalizeAxis(attrs.axis as number, like.rank, 'arange')]] }],
+  emit: (e, n) => {
+    const shape = e.temp('shape');
+    const limit = e.temp('limit');
+    e.node('Shape', [n.inputs[0].name], [shape]);
+    e.node('Gather', [shape, e.int64([n.attrs.axis as number], [])], [limit], { axis: attr.int(0) });
+    e.node('Range', [e.int64([0], []), limit, e.int64([1], [])], names(n.outputs));
+  },
+  noGradient: 'its output is an integer range',
+});
+
+define({
   name: 'zerosLike',
   infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
   emit: (e, n) => {

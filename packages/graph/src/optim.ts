@@ -27,14 +27,25 @@ export interface TrainingGraphOptions {
   parameterSettings?: (parameter: Tensor) => ParameterSettings;
 }
 
-/** One optimizer-state tensor: fed as input `name`, its updated value returned as output `updatedName`. */
+/** Where one parameter sits inside a packed group vector. */
+export interface PackedMember {
+  parameter: string;
+  shape: readonly number[];
+  /** Element offset into the group vector. */
+  offset: number;
+  size: number;
+}
+
+/**
+ * One packed vector: a group of parameters with the same weight decay, or the optimizer state of such a
+ * group. It is fed as input `name` and its updated value is returned as output `updatedName`.
+ */
 export interface StateSlot {
   name: string;
   updatedName: string;
-  shape: readonly number[];
-  /** The parameter this slot belongs to, or the parameter itself. */
-  parameter: string;
+  size: number;
   kind: 'parameter' | 'exp_avg' | 'exp_avg_sq' | 'momentum_buffer';
+  members: readonly PackedMember[];
 }
 
 /** What `addTrainingStep` added to a graph: the names to feed and fetch on every step. */
@@ -45,10 +56,12 @@ export interface TrainingStepSpec {
   learningRate: string;
   /** Scalar float input: the 1-based step number, used for Adam's bias correction and SGD's first step. */
   stepNumber: string;
-  /** Parameters and optimizer state that the step updates, in a fixed order. */
+  /** Packed parameter groups and their optimizer state, in a fixed order. */
   slots: StateSlot[];
   /** Parameters that are fed but never updated. */
   frozen: string[];
+  /** Where each trainable parameter lives, for `toOnnx({ packedParameters })`. */
+  packedParameters: Map<string, { source: string; offset: number }>;
   optimizer: OptimizerConfig;
 }
 
@@ -56,49 +69,79 @@ export const updatedName = (name: string) => `${name}.updated`;
 
 /**
  * Appends one training step to `graph`: the backward pass of `loss`, global-norm clipping and the optimizer
- * update, so that a single run computes the loss and every updated parameter and state tensor.
+ * update, so that a single run computes the loss and every updated parameter and state vector.
+ *
+ * Trainable parameters are packed into one 1-D vector per weight-decay value (serialize the graph with
+ * `toOnnx(graph, { packedParameters: spec.packedParameters })`), so the update is a handful of element-wise
+ * ops over long vectors rather than a dozen small ops per tensor.
  */
 export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGraphOptions): TrainingStepSpec {
   if (loss.rank !== 0) throw new Error(`addTrainingStep: the loss must be a scalar, got ${loss}.`);
+  const optimizer = options.optimizer;
   const settings = graph.parameters.map((p) => ({ parameter: p, ...(options.parameterSettings?.(p) ?? {}) }));
   const trainable = settings.filter((s) => !s.frozen);
   const frozen = settings.filter((s) => s.frozen).map((s) => s.parameter.name);
   if (trainable.length === 0) throw new Error('addTrainingStep: every parameter is frozen, so there is nothing to train.');
 
+  // Group by weight decay, keeping the order in which parameters were declared within each group.
+  const groups = new Map<number, Tensor[]>();
+  for (const s of trainable) {
+    const decay = s.weightDecay ?? optimizer.weightDecay ?? 0;
+    groups.set(decay, [...(groups.get(decay) ?? []), s.parameter]);
+  }
+
   const learningRate = graph.input('learning_rate', 'float32', []);
   const stepNumber = graph.input('step_number', 'float32', []);
-  let grads = graph.scope('backward', () => grad(loss, trainable.map((s) => s.parameter)));
+  const ordered = [...groups.values()].flat();
+  const grads = graph.scope('backward', () => grad(loss, ordered));
+  const gradOf = new Map(ordered.map((p, i) => [p.name, grads[i]]));
+
+  const slots: StateSlot[] = [];
+  const packedParameters = new Map<string, { source: string; offset: number }>();
+  const groupGrads: Tensor[] = [];
+  const groupInputs: { decay: number; members: PackedMember[]; params: Tensor }[] = [];
+  [...groups.entries()].forEach(([decay, params], index) => {
+    const members: PackedMember[] = [];
+    let offset = 0;
+    for (const p of params) {
+      const shape = p.shape as number[];
+      const size = shape.reduce((a, b) => a * b, 1);
+      members.push({ parameter: p.name, shape, offset, size });
+      offset += size;
+    }
+    const name = `parameters.group${index}`;
+    const packed = graph.input(name, 'float32', [offset]);
+    slots.push({ name, updatedName: updatedName(name), size: offset, kind: 'parameter', members });
+    for (const m of members) packedParameters.set(m.parameter, { source: name, offset: m.offset });
+    const flatGrads = params.map((p) => graph.reshape(gradOf.get(p.name)!, [-1]));
+    groupGrads.push(flatGrads.length === 1 ? flatGrads[0] : graph.concat(flatGrads, 0));
+    groupInputs.push({ decay, members, params: packed });
+  });
 
   // Global L2 norm over all trainable gradients, reported before clipping.
-  const squares = grads.map((g) => graph.reduceSum(graph.mul(g, g)));
-  const sumSquares = squares.reduce((acc, s) => graph.add(acc, s));
-  const gradNorm = graph.sqrt(sumSquares);
+  const squares = groupGrads.map((g) => graph.reduceSum(graph.mul(g, g)));
+  const gradNorm = graph.sqrt(squares.reduce((acc, s) => graph.add(acc, s)));
+  let clipped = groupGrads;
   const maxNorm = options.maxGradNorm ?? 0;
   if (maxNorm > 0) {
     // clip_coef = min(1, max_norm / (total_norm + 1e-6)), exactly as torch.nn.utils.clip_grad_norm_.
     const coefficient = graph.minimum(graph.div(maxNorm, graph.add(gradNorm, 1e-6)), 1);
-    grads = grads.map((g) => graph.mul(g, coefficient));
+    clipped = groupGrads.map((g) => graph.mul(g, coefficient));
   }
 
   graph.output('loss', loss);
   graph.output('grad_norm', gradNorm);
-  const slots: StateSlot[] = [];
-  const optimizer = options.optimizer;
-  trainable.forEach((setting, i) => {
-    const p = setting.parameter;
-    const shape = p.shape as number[];
+  groupInputs.forEach(({ decay, members, params }, index) => {
     const state = (kind: StateSlot['kind']) => {
-      const name = `optimizer.${p.name}.${kind}`;
-      slots.push({ name, updatedName: updatedName(name), shape, parameter: p.name, kind });
-      return graph.input(name, 'float32', shape);
+      const name = `optimizer.group${index}.${kind}`;
+      slots.push({ name, updatedName: updatedName(name), size: members.reduce((a, m) => a + m.size, 0), kind, members });
+      return graph.input(name, 'float32', [params.shape[0]]);
     };
-    slots.push({ name: p.name, updatedName: updatedName(p.name), shape, parameter: p.name, kind: 'parameter' });
-    const weightDecay = setting.weightDecay ?? optimizer.weightDecay ?? 0;
-    graph.scope(`optimizer.${p.name}`, () => {
+    graph.scope(`optimizer.group${index}`, () => {
       const updates =
         optimizer.type === 'sgd'
-          ? sgdUpdate(graph, p, grads[i], weightDecay, optimizer, learningRate, stepNumber, state)
-          : adamUpdate(graph, p, grads[i], weightDecay, optimizer, learningRate, stepNumber, state);
+          ? sgdUpdate(graph, params, clipped[index], decay, optimizer, learningRate, stepNumber, state)
+          : adamUpdate(graph, params, clipped[index], decay, optimizer, learningRate, stepNumber, state);
       for (const [name, value] of updates) graph.output(updatedName(name), value);
     });
   });
@@ -110,6 +153,7 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
     stepNumber: stepNumber.name,
     slots,
     frozen,
+    packedParameters,
     optimizer,
   };
 }

@@ -22,6 +22,8 @@ export interface SessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Writes the optimized model here (Node backend only), to see what ONNX Runtime did to the graph. */
   optimizedModelFilePath?: string;
+  /** Writes an ONNX Runtime profile (Chrome trace JSON) with this file name prefix, for finding slow ops. */
+  profileFilePrefix?: string;
 }
 
 const modules = new Map<BackendName, Promise<OrtModule>>();
@@ -67,6 +69,10 @@ export class GraphSession {
     };
     if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
     if (options.optimizedModelFilePath) sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
+    if (options.profileFilePrefix) {
+      sessionOptions.enableProfiling = true;
+      sessionOptions.profileFilePrefix = options.profileFilePrefix;
+    }
     if (backend === 'web' && options.intraOpThreads !== undefined) ortModule.env.wasm.numThreads = options.intraOpThreads;
     let session: ort.InferenceSession;
     try {
@@ -98,6 +104,11 @@ export class GraphSession {
   ): Promise<Record<string, ort.Tensor>> {
     // biome-ignore lint/suspicious/noExplicitAny: onnxruntime-common's overloads do not accept the union type.
     return (await this.session.run(feeds, fetches as any)) as Record<string, ort.Tensor>;
+  }
+
+  /** Ends profiling started with `profileFilePrefix` and writes the profile file. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {

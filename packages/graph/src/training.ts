@@ -3,7 +3,7 @@ import { toOnnx } from './emit.js';
 import type { Graph } from './graph.js';
 import type { StateSlot, TrainingStepSpec } from './optim.js';
 import { GraphSession, type SessionOptions, type TensorData } from './runtime.js';
-import { type DType, formatShape } from './tensor.js';
+import type { DType } from './tensor.js';
 
 /** Result of one training step. */
 export interface StepResult {
@@ -41,10 +41,10 @@ export class TrainingSession {
     readonly spec: TrainingStepSpec,
     graph: Graph,
   ) {
-    this.slotBuffers = spec.slots.map((slot) => {
-      const size = slot.shape.reduce((a, b) => a * b, 1);
-      return { slot, buffers: [new Float32Array(size), new Float32Array(size)] };
-    });
+    this.slotBuffers = spec.slots.map((slot) => ({
+      slot,
+      buffers: [new Float32Array(slot.size), new Float32Array(slot.size)],
+    }));
     const shared: Record<string, ort.Tensor> = {};
     shared[spec.learningRate] = session.tensor('float32', this.scalars.learningRate, []);
     shared[spec.stepNumber] = session.tensor('float32', this.scalars.stepNumber, []);
@@ -74,8 +74,8 @@ export class TrainingSession {
       const feeds: Record<string, ort.Tensor> = { ...shared };
       const fetches: Record<string, ort.Tensor> = { [spec.loss]: lossTensor, [spec.gradNorm]: normTensor };
       for (const { slot, buffers } of this.slotBuffers) {
-        feeds[slot.name] = session.tensor('float32', buffers[side], slot.shape);
-        fetches[slot.updatedName] = session.tensor('float32', buffers[1 - side], slot.shape);
+        feeds[slot.name] = session.tensor('float32', buffers[side], [slot.size]);
+        fetches[slot.updatedName] = session.tensor('float32', buffers[1 - side], [slot.size]);
       }
       return [feeds, fetches] as const;
     };
@@ -88,7 +88,8 @@ export class TrainingSession {
   /** Compiles the training graph. Parameters start at zero and optimizer state at zero until set. */
   static async create(graph: Graph, spec: TrainingStepSpec, options: SessionOptions = {}): Promise<TrainingSession> {
     const outputs = [spec.loss, spec.gradNorm, ...spec.slots.map((s) => s.updatedName)];
-    const session = await GraphSession.create(toOnnx(graph, { outputs }), options);
+    const model = toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
+    const session = await GraphSession.create(model, options);
     return new TrainingSession(session, spec, graph);
   }
 
@@ -114,34 +115,47 @@ export class TrainingSession {
   /** Current values of every parameter (trainable and frozen), as views of the live buffers. */
   parameters(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
-    for (const { slot, buffers } of this.slotBuffers) {
-      if (slot.kind === 'parameter') out.set(slot.name, buffers[this.parity]);
-    }
+    for (const [name, view] of this.views('parameter')) out.set(name, view);
     for (const [name, data] of this.frozenBuffers) out.set(name, data);
     return out;
   }
 
-  /** Current optimizer state tensors, keyed by their input names (`optimizer.<parameter>.<kind>`). */
+  /**
+   * Current optimizer state, one tensor per parameter and kind, keyed `optimizer.<parameter>.<kind>` with
+   * PyTorch's state names (`exp_avg`, `exp_avg_sq`, `momentum_buffer`); views of the live buffers.
+   */
   optimizerState(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
-    for (const { slot, buffers } of this.slotBuffers) {
-      if (slot.kind !== 'parameter') out.set(slot.name, buffers[this.parity]);
+    for (const { slot } of this.slotBuffers) {
+      if (slot.kind === 'parameter') continue;
+      for (const [name, view] of this.views(slot.kind)) out.set(`optimizer.${name}.${slot.kind}`, view);
     }
     return out;
   }
 
-  /** Copies values into parameters or optimizer state; every name must exist and every size must match. */
+  private views(kind: StateSlot['kind']): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const { slot, buffers } of this.slotBuffers) {
+      if (slot.kind !== kind) continue;
+      const buffer = buffers[this.parity];
+      for (const m of slot.members) out.set(m.parameter, buffer.subarray(m.offset, m.offset + m.size));
+    }
+    return out;
+  }
+
+  /**
+   * Copies values into parameters (by parameter name) or optimizer state (by `optimizer.<parameter>.<kind>`).
+   * Every name must exist and every size must match.
+   */
   load(values: ReadonlyMap<string, Float32Array>): void {
+    const targets = new Map([...this.parameters(), ...this.optimizerState()]);
     for (const [name, data] of values) {
-      const target =
-        this.slotBuffers.find((b) => b.slot.name === name)?.buffers[this.parity] ?? this.frozenBuffers.get(name);
-      if (!target) throw new Error(`TrainingSession: no parameter or optimizer state named "${name}".`);
+      const target = targets.get(name);
+      if (!target) {
+        throw new Error(`TrainingSession: no parameter or optimizer state named "${name}"; check the checkpoint matches the model.`);
+      }
       if (target.length !== data.length) {
-        const slot = this.slotBuffers.find((b) => b.slot.name === name)?.slot;
-        throw new Error(
-          `TrainingSession: "${name}" has ${data.length} values, expected ${target.length}` +
-            (slot ? ` (shape ${formatShape(slot.shape)}).` : '.'),
-        );
+        throw new Error(`TrainingSession: "${name}" has ${data.length} values, expected ${target.length}.`);
       }
       target.set(data);
     }

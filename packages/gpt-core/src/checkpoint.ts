@@ -1,0 +1,35 @@
+import { fromFloat32, type SafetensorsFile, serializeSafetensors, type TensorEntry, toFloat32 } from '@glassbox/graph';
+import { configFromMetadata, configToMetadata, type GptConfig, gptParameterShapes } from './config.js';
+
+/** Serializes GPT parameters as safetensors with Hugging Face GPT-2 names and the config in `__metadata__`. */
+export function gptToSafetensors(config: GptConfig, parameters: ReadonlyMap<string, Float32Array>): Uint8Array {
+  const tensors = new Map<string, TensorEntry>();
+  for (const [name, shape] of gptParameterShapes(config)) {
+    const data = parameters.get(name);
+    if (!data) throw new Error(`gptToSafetensors: missing parameter "${name}".`);
+    tensors.set(name, fromFloat32(data, shape));
+  }
+  return serializeSafetensors(tensors, { format: 'pt', ...configToMetadata(config) });
+}
+
+/**
+ * Reads GPT parameters from a parsed safetensors file. Names may carry Hugging Face's `transformer.` prefix;
+ * `lm_head.weight` is ignored because the head is tied to `wte.weight`. A missing tensor or a shape mismatch
+ * raises an error that names the tensor and both shapes.
+ */
+export function gptFromSafetensors(
+  file: SafetensorsFile,
+  source: string,
+  config: GptConfig = configFromMetadata(file.metadata, source),
+): { config: GptConfig; parameters: Map<string, Float32Array> } {
+  const parameters = new Map<string, Float32Array>();
+  for (const [name, shape] of gptParameterShapes(config)) {
+    const entry = file.tensors.get(name) ?? file.tensors.get(`transformer.${name}`);
+    if (!entry) throw new Error(`${source}: tensor "${name}" is missing; expected shape [${shape}].`);
+    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+      throw new Error(`${source}: tensor "${name}" has shape [${entry.shape}], expected [${shape}].`);
+    }
+    parameters.set(name, Float32Array.from(toFloat32(entry)));
+  }
+  return { config, parameters };
+}

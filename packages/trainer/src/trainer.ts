@@ -1,0 +1,242 @@
+import {
+  addTrainingStep,
+  Graph,
+  GraphSession,
+  Rng,
+  type RngState,
+  type SessionOptions,
+  toOnnx,
+  TrainingSession,
+} from '@glassbox/graph';
+import { buildGpt, type GptConfig, gptParameterShapes, initGptParameters, isDecayedParameter } from '@glassbox/gpt-core';
+import type * as ort from 'onnxruntime-common';
+import { RandomWindowSampler, type TokenArray } from './data.js';
+import { cosineWithWarmup } from './schedule.js';
+
+/** Settings of a pretraining run, named as nanoGPT names them. */
+export interface TrainerOptions {
+  model: GptConfig;
+  batchSize: number;
+  /** Peak learning rate. */
+  learningRate: number;
+  /** Learning rate at the end of the cosine decay. */
+  minLearningRate: number;
+  warmupSteps: number;
+  /** Total optimizer steps; the cosine decay ends here. */
+  maxSteps: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Global gradient-norm clipping threshold; 0 disables clipping. */
+  gradClip: number;
+  /** Batches averaged per split by `evaluate`. */
+  evalIters: number;
+  seed: number;
+  session?: SessionOptions;
+}
+
+export interface StepMetrics {
+  /** 1-based number of the step just taken. */
+  step: number;
+  loss: number;
+  learningRate: number;
+  /** Gradient norm before clipping. */
+  gradNorm: number;
+  /** Tokens processed by this step. */
+  tokens: number;
+}
+
+/** Everything needed to continue a run exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  parameters: Map<string, Float32Array>;
+  optimizerState: Map<string, Float32Array>;
+  batchRng: RngState;
+  dropoutRng: RngState;
+  evalRng: RngState;
+}
+
+export interface TrainingData {
+  train: TokenArray;
+  validation: TokenArray;
+}
+
+const INPUT_IDS = 'input_ids';
+const TARGETS = 'targets';
+
+/**
+ * Pretrains a GPT on a token stream with AdamW, nanoGPT's warmup-then-cosine schedule, global-norm clipping
+ * and random-window batches. One `step()` is one ONNX Runtime run of a graph that holds the forward pass,
+ * the backward pass and the optimizer update.
+ */
+export class GptTrainer {
+  private readonly trainSampler: RandomWindowSampler;
+  private readonly validationSampler: RandomWindowSampler;
+  private readonly noiseBuffers: Float32Array[];
+  private readonly evalInputs: BigInt64Array;
+  private readonly evalTargets: BigInt64Array;
+  private readonly evalFeedCache = new WeakMap<Float32Array, ort.Tensor>();
+
+  private constructor(
+    readonly options: TrainerOptions,
+    private readonly training: TrainingSession,
+    private readonly evaluation: GraphSession,
+    data: TrainingData,
+    private readonly batchRng: Rng,
+    private readonly dropoutRng: Rng,
+    private readonly evalRng: Rng,
+    noiseNames: string[],
+  ) {
+    const { blockSize } = options.model;
+    this.trainSampler = new RandomWindowSampler(data.train, blockSize, options.batchSize);
+    this.validationSampler = new RandomWindowSampler(data.validation, blockSize, options.batchSize);
+    this.noiseBuffers = noiseNames.map((name) => training.inputBuffer(name) as Float32Array);
+    this.evalInputs = new BigInt64Array(options.batchSize * blockSize);
+    this.evalTargets = new BigInt64Array(options.batchSize * blockSize);
+  }
+
+  /** Compiles the training and evaluation graphs and initializes parameters as GPT-2 does (or from `state`). */
+  static async create(options: TrainerOptions, data: TrainingData, state?: TrainerState): Promise<GptTrainer> {
+    const { model, batchSize } = options;
+    const { blockSize } = model;
+    const trainSizes = [data.train.length, data.validation.length];
+    if (Math.min(...trainSizes) < blockSize + 1) {
+      throw new Error(
+        `the training split has ${data.train.length} tokens and the validation split ${data.validation.length}; ` +
+          `each needs at least blockSize + 1 = ${blockSize + 1}.`,
+      );
+    }
+
+    const g = new Graph('gpt-train');
+    const inputIds = g.input(INPUT_IDS, 'int64', [batchSize, blockSize]);
+    const targets = g.input(TARGETS, 'int64', [batchSize, blockSize]);
+    const noiseNames: string[] = [];
+    const { logits } = buildGpt(g, model, {
+      inputIds,
+      dropoutNoise: (site, shape) => {
+        const name = `dropout_noise.${site}`;
+        noiseNames.push(name);
+        return g.input(name, 'float32', shape);
+      },
+    });
+    const loss = g.crossEntropy(logits, targets);
+    const spec = addTrainingStep(g, loss, {
+      optimizer: {
+        type: 'adamw',
+        beta1: options.beta1,
+        beta2: options.beta2,
+        eps: 1e-8,
+        weightDecay: options.weightDecay,
+      },
+      maxGradNorm: options.gradClip,
+      parameterSettings: (p) => ({ weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? options.weightDecay : 0 }),
+    });
+    const training = await TrainingSession.create(g, spec, options.session);
+
+    const e = new Graph('gpt-eval');
+    const evalIds = e.input(INPUT_IDS, 'int64', [batchSize, blockSize]);
+    const evalTargets = e.input(TARGETS, 'int64', [batchSize, blockSize]);
+    e.output('loss', e.crossEntropy(buildGpt(e, model, { inputIds: evalIds }).logits, evalTargets));
+    const evaluation = await GraphSession.create(toOnnx(e), options.session);
+
+    const batchRng = state ? Rng.fromState(state.batchRng) : new Rng(options.seed);
+    const dropoutRng = state ? Rng.fromState(state.dropoutRng) : batchRng.fork(1);
+    const evalRng = state ? Rng.fromState(state.evalRng) : batchRng.fork(2);
+    if (state) {
+      training.load(state.parameters);
+      training.load(state.optimizerState);
+      training.step = state.step;
+    } else {
+      training.load(initGptParameters(model, new Rng(options.seed).fork(3)));
+    }
+    return new GptTrainer(options, training, evaluation, data, batchRng, dropoutRng, evalRng, noiseNames);
+  }
+
+  /** Number of optimizer steps taken. */
+  get step(): number {
+    return this.training.step;
+  }
+
+  /** The learning rate that step `step` (0-based) uses. */
+  learningRateAt(step: number): number {
+    return cosineWithWarmup(step, {
+      maxLearningRate: this.options.learningRate,
+      minLearningRate: this.options.minLearningRate,
+      warmupSteps: this.options.warmupSteps,
+      decaySteps: this.options.maxSteps,
+    });
+  }
+
+  /** Samples a batch and takes one optimizer step. */
+  async trainStep(): Promise<StepMetrics> {
+    const learningRate = this.learningRateAt(this.training.step);
+    this.trainSampler.sample(
+      this.batchRng,
+      this.training.inputBuffer(INPUT_IDS) as BigInt64Array,
+      this.training.inputBuffer(TARGETS) as BigInt64Array,
+    );
+    for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
+    const { loss, gradNorm } = await this.training.runStep(learningRate);
+    if (!Number.isFinite(loss)) {
+      throw new Error(`training diverged: the loss is ${loss} at step ${this.training.step}; lower the learning rate.`);
+    }
+    return {
+      step: this.training.step,
+      loss,
+      learningRate,
+      gradNorm,
+      tokens: this.options.batchSize * this.options.model.blockSize,
+    };
+  }
+
+  /** Mean loss over `evalIters` random batches of each split, with dropout off (nanoGPT's `estimate_loss`). */
+  async evaluate(): Promise<{ train: number; validation: number }> {
+    const parameterFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, data] of this.training.parameters()) {
+      let tensor = this.evalFeedCache.get(data);
+      if (!tensor) {
+        tensor = this.evaluation.tensor('float32', data, gptParameterShapes(this.options.model).get(name)!);
+        this.evalFeedCache.set(data, tensor);
+      }
+      parameterFeeds[name] = tensor;
+    }
+    const dims = [this.options.batchSize, this.options.model.blockSize];
+    const feeds = {
+      ...parameterFeeds,
+      [INPUT_IDS]: this.evaluation.tensor('int64', this.evalInputs, dims),
+      [TARGETS]: this.evaluation.tensor('int64', this.evalTargets, dims),
+    };
+    const meanLoss = async (sampler: RandomWindowSampler) => {
+      let total = 0;
+      for (let i = 0; i < this.options.evalIters; i++) {
+        sampler.sample(this.evalRng, this.evalInputs, this.evalTargets);
+        total += (await this.evaluation.run(feeds, ['loss'])).loss.data[0] as number;
+      }
+      return total / this.options.evalIters;
+    };
+    return { train: await meanLoss(this.trainSampler), validation: await meanLoss(this.validationSampler) };
+  }
+
+  /** Copies of the current parameters, by Hugging Face GPT-2 name. */
+  parameters(): Map<string, Float32Array> {
+    return new Map([...this.training.parameters()].map(([name, data]) => [name, Float32Array.from(data)]));
+  }
+
+  /** A snapshot of everything that `create(options, data, state)` needs to continue identically. */
+  state(): TrainerState {
+    const copy = (m: Map<string, Float32Array>) => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
+    return {
+      step: this.training.step,
+      parameters: copy(this.training.parameters()),
+      optimizerState: copy(this.training.optimizerState()),
+      batchRng: this.batchRng.getState(),
+      dropoutRng: this.dropoutRng.getState(),
+      evalRng: this.evalRng.getState(),
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.training.release();
+    await this.evaluation.release();
+  }
+}
