@@ -40,9 +40,9 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
   if (inputIds.rank !== 2) throw new Error(`buildGpt: inputIds must be [batch, seq], got ${inputIds}.`);
   const [batch, seq] = inputIds.shape;
 
-  const drop = (x: Tensor, site: string, shape: number[]) => {
+  const drop = (x: Tensor, site: string, shape: () => number[]) => {
     if (dropout === 0 || !options.dropoutNoise) return x;
-    const noise = options.dropoutNoise(site, shape);
+    const noise = options.dropoutNoise(site, shape());
     return noise ? g.dropout(x, noise, dropout) : x;
   };
   const staticShape = (...dims: (number | string)[]) => {
@@ -57,7 +57,7 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
   }
   const positions = g.arange(inputIds, 1);
   let x = g.scope('embeddings', () => g.add(g.gather(p('wte.weight'), inputIds), g.gather(p('wpe.weight'), positions)));
-  x = drop(x, 'embeddings', staticShape(batch, seq, nEmbd));
+  x = drop(x, 'embeddings', () => staticShape(batch, seq, nEmbd));
 
   for (let layer = 0; layer < nLayer; layer++) {
     const prefix = `h.${layer}`;
@@ -70,17 +70,17 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
       );
       const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(headDim));
       let weights = g.softmax(g.causalMask(scores), -1);
-      weights = drop(weights, `${prefix}.attn.weights`, staticShape(batch, nHead, seq, seq));
+      weights = drop(weights, `${prefix}.attn.weights`, () => staticShape(batch, nHead, seq, seq));
       const heads = g.matmul(weights, v);
       const merged = g.reshape(g.transpose(heads, [0, 2, 1, 3]), [0, 0, nEmbd]);
       let attnOut = linear(g, merged, p(`${prefix}.attn.c_proj.weight`), p(`${prefix}.attn.c_proj.bias`));
-      attnOut = drop(attnOut, `${prefix}.attn.residual`, staticShape(batch, seq, nEmbd));
+      attnOut = drop(attnOut, `${prefix}.attn.residual`, () => staticShape(batch, seq, nEmbd));
       const afterAttn = g.add(x, attnOut);
 
       const ln2 = g.layerNorm(afterAttn, p(`${prefix}.ln_2.weight`), p(`${prefix}.ln_2.bias`), config.layerNormEpsilon);
       const hidden = g.gelu(linear(g, ln2, p(`${prefix}.mlp.c_fc.weight`), p(`${prefix}.mlp.c_fc.bias`)), 'tanh');
       let mlpOut = linear(g, hidden, p(`${prefix}.mlp.c_proj.weight`), p(`${prefix}.mlp.c_proj.bias`));
-      mlpOut = drop(mlpOut, `${prefix}.mlp.residual`, staticShape(batch, seq, nEmbd));
+      mlpOut = drop(mlpOut, `${prefix}.mlp.residual`, () => staticShape(batch, seq, nEmbd));
       return g.add(afterAttn, mlpOut);
     });
   }

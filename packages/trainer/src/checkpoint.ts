@@ -1,0 +1,78 @@
+import { fromFloat32, type SafetensorsFile, serializeSafetensors, type TensorEntry, toFloat32 } from '@glassbox/graph';
+import { gptFromSafetensors, gptToSafetensors } from '@glassbox/gpt-core';
+import type { TrainerOptions, TrainerState } from './trainer.js';
+
+/** File names inside a checkpoint directory. */
+export const CHECKPOINT_FILES = {
+  model: 'model.safetensors',
+  optimizer: 'optimizer.safetensors',
+  state: 'trainer-state.json',
+} as const;
+
+/** The JSON part of a checkpoint: step, random generator states and the options of the run. */
+export interface TrainerStateJson {
+  format: 'glassbox-trainer-state';
+  version: 1;
+  step: number;
+  batchRng: TrainerState['batchRng'];
+  dropoutRng: TrainerState['dropoutRng'];
+  evalRng: TrainerState['evalRng'];
+  options: Omit<TrainerOptions, 'session'>;
+}
+
+/** Encodes a trainer state as the three files of a checkpoint directory. */
+export function encodeCheckpoint(
+  state: TrainerState,
+  options: TrainerOptions,
+): { model: Uint8Array; optimizer: Uint8Array; state: string } {
+  const optimizerTensors = new Map<string, TensorEntry>();
+  for (const [name, data] of state.optimizerState) optimizerTensors.set(name, fromFloat32(data, [data.length]));
+  const { session: _session, ...persisted } = options;
+  const json: TrainerStateJson = {
+    format: 'glassbox-trainer-state',
+    version: 1,
+    step: state.step,
+    batchRng: state.batchRng,
+    dropoutRng: state.dropoutRng,
+    evalRng: state.evalRng,
+    options: persisted,
+  };
+  return {
+    model: gptToSafetensors(options.model, state.parameters),
+    optimizer: serializeSafetensors(optimizerTensors, { step: String(state.step) }),
+    state: `${JSON.stringify(json, null, 2)}\n`,
+  };
+}
+
+/** Decodes checkpoint files; errors name the file that is wrong. */
+export function decodeCheckpoint(
+  model: SafetensorsFile,
+  optimizer: SafetensorsFile,
+  stateText: string,
+  directory: string,
+): { state: TrainerState; options: Omit<TrainerOptions, 'session'> } {
+  let json: TrainerStateJson;
+  const statePath = `${directory}/${CHECKPOINT_FILES.state}`;
+  try {
+    json = JSON.parse(stateText) as TrainerStateJson;
+  } catch (error) {
+    throw new Error(`${statePath}: invalid JSON (${(error as Error).message}).`);
+  }
+  if (json.format !== 'glassbox-trainer-state' || json.version !== 1) {
+    throw new Error(`${statePath}: not a Glassbox trainer state (format ${json.format}, version ${json.version}).`);
+  }
+  const { parameters } = gptFromSafetensors(model, `${directory}/${CHECKPOINT_FILES.model}`, json.options.model);
+  const optimizerState = new Map<string, Float32Array>();
+  for (const [name, entry] of optimizer.tensors) optimizerState.set(name, Float32Array.from(toFloat32(entry)));
+  return {
+    state: {
+      step: json.step,
+      parameters,
+      optimizerState,
+      batchRng: json.batchRng,
+      dropoutRng: json.dropoutRng,
+      evalRng: json.evalRng,
+    },
+    options: json.options,
+  };
+}
