@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { closestMatch, UsageError } from './args.js';
+import { runGenerate } from './commands/generate.js';
+import { runTrain } from './commands/train.js';
+import { loadCorpus } from './corpus.js';
+import { generateUsage, parseGenerateOptions, parseTrainOptions, trainUsage } from './options.js';
+
+export const COMMANDS = ['train', 'generate', 'help'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** Output streams and environment variables of the CLI, replaced by tests. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const DEBUG_VARIABLE = 'GLASSBOX_DEBUG';
+
+/** Returns the help text of the `glassbox` command. */
+export function mainUsage(): string {
+  return [
+    'Usage: glassbox <command> [options]',
+    '',
+    'Commands:',
+    '  train     train a GPT language model on a text corpus',
+    '  generate  generate text with a model trained by glassbox train',
+    '  help      print this help, or the help of a command (glassbox help train)',
+    '',
+    'Run glassbox <command> --help for the options of a command.',
+    `Set ${DEBUG_VARIABLE}=1 to print the stack trace of an error.`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Runs the `glassbox` command with `argv` (the arguments after the program name) and returns the exit
+ * status. Errors are reported on one line of stderr, `glassbox <command>: <message>`, with status 1. The
+ * stack trace follows only when GLASSBOX_DEBUG=1.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [first, ...rest] = argv;
+  const command = isCommand(first) ? first : undefined;
+  try {
+    if (first === undefined) {
+      throw new UsageError(
+        `missing command. Valid commands: ${COMMANDS.join(', ')}. Run glassbox help for usage.`,
+      );
+    }
+    if (first === '--help' || first === '-h') {
+      io.stdout.write(mainUsage());
+      return 0;
+    }
+    if (command === undefined) {
+      throw unknownCommandError(first);
+    }
+    switch (command) {
+      case 'help':
+        io.stdout.write(helpText(rest));
+        return 0;
+      case 'train':
+        await trainCommand(rest, io);
+        return 0;
+      case 'generate':
+        await generateCommand(rest, io);
+        return 0;
+    }
+  } catch (error) {
+    reportError(error, command === 'help' ? undefined : command, io);
+    return 1;
+  }
+}
+
+function isCommand(value: string | undefined): value is Command {
+  return (COMMANDS as readonly (string | undefined)[]).includes(value);
+}
+
+function unknownCommandError(name: string): UsageError {
+  const suggestion = closestMatch(name, COMMANDS);
+  const hint = suggestion === undefined ? '' : ` Did you mean ${suggestion}?`;
+  return new UsageError(
+    `unknown command ${JSON.stringify(name)}.${hint} Valid commands: ${COMMANDS.join(', ')}.`,
+  );
+}
+
+function helpText(args: readonly string[]): string {
+  const [topic, ...extra] = args;
+  if (extra.length > 0) {
+    throw new UsageError(`help takes at most one command, got ${args.length}: ${args.join(' ')}.`);
+  }
+  switch (topic) {
+    case undefined:
+    case 'help':
+      return mainUsage();
+    case 'train':
+      return trainUsage();
+    case 'generate':
+      return generateUsage();
+    default:
+      throw unknownCommandError(topic);
+  }
+}
+
+async function trainCommand(argv: readonly string[], io: CliIo): Promise<void> {
+  const parsed = parseTrainOptions(argv);
+  if (parsed.help) {
+    io.stdout.write(trainUsage());
+    return;
+  }
+  const options = parsed.options;
+  if (options.resume !== undefined) {
+    await requireDirectory('resume', options.resume);
+  }
+  const corpus = await loadCorpus(options.corpus);
+  await runTrain(options, corpus);
+}
+
+async function generateCommand(argv: readonly string[], io: CliIo): Promise<void> {
+  const parsed = parseGenerateOptions(argv);
+  if (parsed.help) {
+    io.stdout.write(generateUsage());
+    return;
+  }
+  await requireDirectory('model', parsed.options.model);
+  await runGenerate(parsed.options);
+}
+
+/** Raises a UsageError unless `path`, the value of `--flag`, is an existing directory. */
+async function requireDirectory(flag: string, path: string): Promise<void> {
+  const quoted = JSON.stringify(path);
+  const advice = 'Pass a run directory written by glassbox train.';
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(path)).isDirectory();
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+      throw new UsageError(`--${flag} directory ${quoted} not found. ${advice}`);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`--${flag} directory ${quoted} cannot be opened (${reason}). ${advice}`);
+  }
+  if (!isDirectory) {
+    throw new UsageError(`--${flag} ${quoted} is not a directory. ${advice}`);
+  }
+}
+
+/**
+ * Writes `error` to stderr as one line. A UsageError is the user's to fix, so its message is printed alone.
+ * Any other error gets a hint about GLASSBOX_DEBUG, which adds the stack trace.
+ */
+function reportError(error: unknown, command: Command | undefined, io: CliIo): void {
+  const debug = io.env[DEBUG_VARIABLE] === '1';
+  const prefix = command === undefined ? 'glassbox' : `glassbox ${command}`;
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ').trim();
+  const hint =
+    error instanceof UsageError || debug ? '' : ` (set ${DEBUG_VARIABLE}=1 to print the stack trace)`;
+  io.stderr.write(`${prefix}: ${message}${hint}\n`);
+  if (debug && error instanceof Error && error.stack !== undefined) {
+    io.stderr.write(`${error.stack}\n`);
+  }
+}
+
+function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+/** Returns true when this file is the program that Node started, directly or through the bin symlink. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) {
+    return false;
+  }
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}
