@@ -1,0 +1,17 @@
+export { type ByteLevelBpeModel, ByteLevelBpeTokenizer, type VocabAndMergesOptions } from './bpe.js';
+export { bytesToTokenString, tokenStringToBytes } from './byte-level.js';
+export { CharTokenizer, type CharTokenizerJson, type CharTokenizerOptions } from './char.js';
+export type {
+  HuggingFaceAddedToken,
+  HuggingFacePreTokenizer,
+  HuggingFaceTokenizerJson,
+} from './hf-json-shapes.js';
+export { tokenizerFromJSON } from './json.js';
+export {
+  CL100K_SPLIT_PATTERN,
+  GPT2_SPLIT_PATTERN,
+  type PreTokenizerName,
+  preTokenize,
+} from './pre-tokenize.js';
+export { type TrainBpeOptions, trainBpe } from './train-bpe.js';
+export type { AllowedSpecial, EncodeOptions, Tokenizer } from './types.js';

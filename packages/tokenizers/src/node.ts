@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { ByteLevelBpeTokenizer } from './bpe.js';
+import type { CharTokenizer } from './char.js';
+import { tokenizerFromJSON } from './json.js';
+import type { Tokenizer } from './types.js';
+
+/** Reads a tokenizer saved by `saveTokenizer`, or a Hugging Face byte-level BPE `tokenizer.json`. */
+export async function loadTokenizer(path: string): Promise<CharTokenizer | ByteLevelBpeTokenizer> {
+  const text = await readFile(path, 'utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`Failed to parse tokenizer file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return tokenizerFromJSON(json);
+}
+
+/**
+ * Writes `tokenizer.toJSON()` to `path` as JSON. The data goes to a temporary file in the same
+ * directory first and is then renamed over `path`, so readers never see a partly written file.
+ */
+export async function saveTokenizer(path: string, tokenizer: Tokenizer): Promise<void> {
+  const temporaryPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporaryPath, `${JSON.stringify(tokenizer.toJSON(), null, 2)}\n`);
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await rm(temporaryPath, { force: true });
+    throw error;
+  }
+}
