@@ -203,6 +203,15 @@ describe('ByteLevelBpeTokenizer', () => {
       () =>
         new ByteLevelBpeTokenizer({ vocab: [...bytes, Uint8Array.of(97)], merges: [], preTokenizer: 'gpt2' }),
     ).toThrowError(/tokens 97 and 256 have the same bytes/);
+    expect(() => ByteLevelBpeTokenizer.fromVocabAndMerges({ a: 1, b: 1 }, [])).toThrowError(
+      /"a" and "b" have the same id 1/,
+    );
+    expect(() => ByteLevelBpeTokenizer.fromVocabAndMerges({ 日本: 1 }, [])).toThrowError(
+      /"日本".*outside the byte-level alphabet/,
+    );
+    expect(() => ByteLevelBpeTokenizer.fromVocabAndMerges({ a: 0 }, ['a b'])).toThrowError(
+      /merge 0 \(a b\): "b" is not in the vocabulary/,
+    );
   });
 });
 

@@ -146,8 +146,14 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     const entries = vocab instanceof Map ? [...vocab] : Object.entries(vocab);
     const tokenBytes: (Uint8Array | undefined)[] = [];
     const idsByString = new Map<string, number>();
+    const tokensById = new Map<number, string>();
     for (const [token, id] of entries) {
       checkId(id, `vocabulary entry ${JSON.stringify(token)}`);
+      if (tokensById.has(id)) {
+        const other = JSON.stringify(tokensById.get(id));
+        throw new Error(`Invalid vocabulary: ${other} and ${JSON.stringify(token)} have the same id ${id}`);
+      }
+      tokensById.set(id, token);
       idsByString.set(token, id);
       if (specialTokens.get(token) === id) continue;
       const bytes = tokenStringToBytes(token);

@@ -1,0 +1,30 @@
+import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
+import { describe, expect, it } from 'vitest';
+import { AWKWARD_STRINGS, readCorpus } from './test-support/shared-data.js';
+import { trainBpe } from './train-bpe.js';
+
+describe('tokenizer.json interop', () => {
+  const training = readCorpus('gullivers-travels.txt').slice(0, 200_000);
+  const sample = [readCorpus('the-time-machine.txt').slice(0, 50_000), ...AWKWARD_STRINGS].join('\n');
+
+  for (const preTokenizer of ['gpt2', 'cl100k', 'none'] as const) {
+    it(`encodes like @huggingface/tokenizers with ${preTokenizer}`, () => {
+      const tokenizer = trainBpe(training, {
+        vocabSize: 600,
+        preTokenizer,
+        specialTokens: ['<|endoftext|>'],
+      });
+      const reference = new HuggingFaceTokenizer(tokenizer.toJSON(), {});
+      const texts = [sample, ...AWKWARD_STRINGS];
+      for (const text of texts) {
+        const expected = reference.encode(text, { add_special_tokens: false }).ids;
+        expect(tokenizer.encode(text, { allowedSpecial: 'all' }), JSON.stringify(text.slice(0, 40))).toEqual(
+          expected,
+        );
+        if (expected.length === 0) continue;
+        const decoded = reference.decode(expected, { clean_up_tokenization_spaces: false });
+        expect(tokenizer.decode(expected)).toBe(decoded);
+      }
+    });
+  }
+});
