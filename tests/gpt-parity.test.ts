@@ -2,6 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  buildGpt,
+  gptFromSafetensors,
+  gptToSafetensors,
+  initGptParameters,
+  isDecayedParameter,
+  resolveGptConfig,
+} from '@glassbox/gpt-core';
+import {
   addTrainingStep,
   Graph,
   GraphSession,
@@ -11,18 +19,10 @@ import {
   type SafetensorsFile,
   serializeSafetensors,
   type TensorEntry,
+  TrainingSession,
   toFloat32,
   toOnnx,
-  TrainingSession,
 } from '@glassbox/graph';
-import {
-  buildGpt,
-  gptFromSafetensors,
-  gptToSafetensors,
-  initGptParameters,
-  isDecayedParameter,
-  resolveGptConfig,
-} from '@glassbox/gpt-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   maxAbsDifference,
@@ -138,7 +138,9 @@ describe.skipIf(!torchAvailable())(`GPT matches a PyTorch GPT-2 (${TORCH_SKIP_RE
     g.output('loss', loss);
     g.output('logits', model.logits);
     const names = [...model.parameters.keys()];
-    grad(loss, [...model.parameters.values()]).forEach((t, i) => g.output(`grad.${names[i]}`, t));
+    grad(loss, [...model.parameters.values()]).forEach((t, i) => {
+      g.output(`grad.${names[i]}`, t);
+    });
     const session = await GraphSession.create(toOnnx(g), { intraOpThreads: 1 });
     const feeds = Object.fromEntries(
       names.map((name) => [

@@ -67,10 +67,34 @@ async function runGlassbox(optimizer: OptimizerConfig, lr: number, steps: number
 
 const CASES: { name: string; optimizer: OptimizerConfig; lr: number; clip: number; wd: number }[] = [
   { name: 'SGD', optimizer: { type: 'sgd' }, lr: 0.01, clip: 0, wd: 0.01 },
-  { name: 'SGD with momentum and dampening', optimizer: { type: 'sgd', momentum: 0.9, dampening: 0.1 }, lr: 0.01, clip: 0, wd: 0.01 },
-  { name: 'SGD with Nesterov momentum', optimizer: { type: 'sgd', momentum: 0.9, nesterov: true }, lr: 0.01, clip: 0, wd: 0 },
-  { name: 'Adam with L2 weight decay', optimizer: { type: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8 }, lr: 0.05, clip: 0, wd: 0.1 },
-  { name: 'AdamW with clipping', optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.95, eps: 1e-8 }, lr: 0.05, clip: 1, wd: 0.1 },
+  {
+    name: 'SGD with momentum and dampening',
+    optimizer: { type: 'sgd', momentum: 0.9, dampening: 0.1 },
+    lr: 0.01,
+    clip: 0,
+    wd: 0.01,
+  },
+  {
+    name: 'SGD with Nesterov momentum',
+    optimizer: { type: 'sgd', momentum: 0.9, nesterov: true },
+    lr: 0.01,
+    clip: 0,
+    wd: 0,
+  },
+  {
+    name: 'Adam with L2 weight decay',
+    optimizer: { type: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    lr: 0.05,
+    clip: 0,
+    wd: 0.1,
+  },
+  {
+    name: 'AdamW with clipping',
+    optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.95, eps: 1e-8 },
+    lr: 0.05,
+    clip: 1,
+    wd: 0.1,
+  },
 ];
 
 describe.skipIf(!torchAvailable())(`optimizers match torch.optim (${TORCH_SKIP_REASON})`, () => {
@@ -80,7 +104,16 @@ describe.skipIf(!torchAvailable())(`optimizers match torch.optim (${TORCH_SKIP_R
       const reference = JSON.parse(
         runPython(
           ['-c', PYTHON_LOSS],
-          JSON.stringify({ w: W, b: [0.5, -1.5], t: TARGET, optimizer: c.optimizer, lr: c.lr, steps: 20, clip: c.clip, wd: c.wd }),
+          JSON.stringify({
+            w: W,
+            b: [0.5, -1.5],
+            t: TARGET,
+            optimizer: c.optimizer,
+            lr: c.lr,
+            steps: 20,
+            clip: c.clip,
+            wd: c.wd,
+          }),
         ),
       );
       expect(maxAbsDifference(ours.w, reference.w)).toBeLessThan(1e-5);

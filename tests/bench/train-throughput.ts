@@ -26,7 +26,8 @@ const { values } = parseArgs({
 });
 const python = process.env.GLASSBOX_PYTHON ?? '/usr/bin/python3';
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-const selected = values.config === 'all' ? (['small', 'large'] as const) : [values.config as keyof typeof CONFIGS];
+const selected =
+  values.config === 'all' ? (['small', 'large'] as const) : [values.config as keyof typeof CONFIGS];
 
 interface Measurement {
   tokensPerSecond: number;
@@ -47,11 +48,21 @@ for (const name of selected) {
   if (!config) throw new Error(`unknown --config ${name}; use small, large or all.`);
   const flags = Object.entries(config).flatMap(([k, v]) => [`--${k}`, String(v)]);
   const common = [...flags, '--steps', values.steps, '--warmup', '5', '--threads', values.threads];
-  const ours = run(process.execPath, ['--conditions=development', '--import', 'tsx', here('./glassbox-train-step.ts'), ...common]);
+  const ours = run(process.execPath, [
+    '--conditions=development',
+    '--import',
+    'tsx',
+    here('./glassbox-train-step.ts'),
+    ...common,
+  ]);
   const torch = run(python, [here('./torch_train_throughput.py'), ...common, '--random-tokens', '200000']);
   const row = (label: string, m: Measurement) =>
     `  ${label.padEnd(10)} ${m.tokensPerSecond.toFixed(0).padStart(8)} tokens/s  ${(m.secondsPerStep * 1000).toFixed(1).padStart(7)} ms/step  peak RSS ${m.peakRssMiB.toFixed(0).padStart(5)} MiB`;
-  console.log(`${name}: ${Object.entries(config).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `${name}: ${Object.entries(config)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   console.log(row('glassbox', ours));
   console.log(row('pytorch', torch));
   console.log(

@@ -1,8 +1,17 @@
-import { fromFloat32, type SafetensorsFile, serializeSafetensors, type TensorEntry, toFloat32 } from '@glassbox/graph';
+import {
+  fromFloat32,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorEntry,
+  toFloat32,
+} from '@glassbox/graph';
 import { configFromMetadata, configToMetadata, type GptConfig, gptParameterShapes } from './config.js';
 
 /** Serializes GPT parameters as safetensors with Hugging Face GPT-2 names and the config in `__metadata__`. */
-export function gptToSafetensors(config: GptConfig, parameters: ReadonlyMap<string, Float32Array>): Uint8Array {
+export function gptToSafetensors(
+  config: GptConfig,
+  parameters: ReadonlyMap<string, Float32Array>,
+): Uint8Array {
   const tensors = new Map<string, TensorEntry>();
   for (const [name, shape] of gptParameterShapes(config)) {
     const data = parameters.get(name);

@@ -16,11 +16,14 @@ export interface GptConfig {
 export const GPT_DEFAULTS = { dropout: 0, layerNormEpsilon: 1e-5 } as const;
 
 /** Fills defaults and checks a configuration, with an error that names the bad field. */
-export function resolveGptConfig(config: Partial<GptConfig> & Pick<GptConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'>): GptConfig {
+export function resolveGptConfig(
+  config: Partial<GptConfig> & Pick<GptConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'>,
+): GptConfig {
   const resolved: GptConfig = { ...GPT_DEFAULTS, ...config };
   for (const key of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
     const value = resolved[key];
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`GPT config: ${key} must be a positive integer, got ${value}.`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`GPT config: ${key} must be a positive integer, got ${value}.`);
   }
   if (resolved.nEmbd % resolved.nHead !== 0) {
     throw new Error(`GPT config: nEmbd (${resolved.nEmbd}) must be divisible by nHead (${resolved.nHead}).`);

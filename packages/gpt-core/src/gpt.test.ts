@@ -15,7 +15,13 @@ describe('GPT config', () => {
   });
 
   it('counts GPT-2 medium parameters', () => {
-    const medium = resolveGptConfig({ vocabSize: 50257, blockSize: 1024, nLayer: 24, nHead: 16, nEmbd: 1024 });
+    const medium = resolveGptConfig({
+      vocabSize: 50257,
+      blockSize: 1024,
+      nLayer: 24,
+      nHead: 16,
+      nEmbd: 1024,
+    });
     expect(countGptParameters(medium)).toBe(354_823_168);
   });
 
@@ -26,7 +32,9 @@ describe('GPT config', () => {
   });
 
   it('rejects a non-integer layer count', () => {
-    expect(() => resolveGptConfig({ vocabSize: 5, blockSize: 4, nLayer: 1.5, nHead: 1, nEmbd: 4 })).toThrow(/nLayer/);
+    expect(() => resolveGptConfig({ vocabSize: 5, blockSize: 4, nLayer: 1.5, nHead: 1, nEmbd: 4 })).toThrow(
+      /nLayer/,
+    );
   });
 });
 
@@ -85,7 +93,11 @@ describe('GptInference', () => {
     const model = await GptInference.create(tiny, parameters);
     const prompt = Array.from({ length: 12 }, (_, i) => i % tiny.vocabSize);
     const streamed: number[] = [];
-    const a = await model.generate(prompt, { maxNewTokens: 10, rng: new Rng(5), onToken: (id) => streamed.push(id) });
+    const a = await model.generate(prompt, {
+      maxNewTokens: 10,
+      rng: new Rng(5),
+      onToken: (id) => streamed.push(id),
+    });
     const b = await model.generate(prompt, { maxNewTokens: 10, rng: new Rng(5) });
     expect(a).toHaveLength(10);
     expect(a).toEqual(b);
@@ -98,7 +110,12 @@ describe('GptInference', () => {
     const parameters = initGptParameters(tiny, new Rng(3));
     const model = await GptInference.create(tiny, parameters);
     const first = (await model.generate([1, 2], { maxNewTokens: 1, rng: new Rng(1), temperature: 0 }))[0];
-    const out = await model.generate([1, 2], { maxNewTokens: 5, rng: new Rng(1), temperature: 0, stopTokens: [first] });
+    const out = await model.generate([1, 2], {
+      maxNewTokens: 5,
+      rng: new Rng(1),
+      temperature: 0,
+      stopTokens: [first],
+    });
     expect(out).toEqual([first]);
     await model.release();
   });
@@ -116,7 +133,9 @@ describe('GptInference', () => {
 
   it('rejects token ids outside the vocabulary', async () => {
     const model = await GptInference.create(tiny, initGptParameters(tiny, new Rng(1)));
-    await expect(model.nextTokenLogits([1, 11])).rejects.toThrow(/token id 11 is outside the vocabulary \[0, 11\)/);
+    await expect(model.nextTokenLogits([1, 11])).rejects.toThrow(
+      /token id 11 is outside the vocabulary \[0, 11\)/,
+    );
     await model.release();
   });
 });

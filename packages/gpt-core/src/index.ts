@@ -10,5 +10,11 @@ export {
   resolveGptConfig,
 } from './config.js';
 export { type GenerateOptions, GptInference } from './inference.js';
-export { buildGpt, type DropoutNoise, type GptGraph, type GptGraphOptions, initGptParameters } from './model.js';
+export {
+  buildGpt,
+  type DropoutNoise,
+  type GptGraph,
+  type GptGraphOptions,
+  initGptParameters,
+} from './model.js';
 export { argmax, type SamplingOptions, sampleToken, samplingProbabilities } from './sampling.js';

@@ -32,7 +32,9 @@ export class GptInference {
       if (!data) throw new Error(`GptInference: missing parameter "${name}".`);
       const expected = shape.reduce((a, b) => a * b, 1);
       if (data.length !== expected) {
-        throw new Error(`GptInference: parameter "${name}" has ${data.length} values, expected ${expected} for shape [${shape}].`);
+        throw new Error(
+          `GptInference: parameter "${name}" has ${data.length} values, expected ${expected} for shape [${shape}].`,
+        );
       }
       this.parameterFeeds[name] = session.tensor('float32', data, shape);
     }
@@ -57,12 +59,18 @@ export class GptInference {
     const context = ids.slice(-this.config.blockSize);
     for (const id of context) {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new Error(`GptInference: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize}).`);
+        throw new Error(
+          `GptInference: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize}).`,
+        );
       }
     }
     const feeds = {
       ...this.parameterFeeds,
-      input_ids: this.session.tensor('int64', BigInt64Array.from(context, (v) => BigInt(v)), [1, context.length]),
+      input_ids: this.session.tensor(
+        'int64',
+        BigInt64Array.from(context, (v) => BigInt(v)),
+        [1, context.length],
+      ),
     };
     const result = await this.session.run(feeds, ['logits']);
     return result.logits.data as Float32Array;

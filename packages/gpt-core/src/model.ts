@@ -56,13 +56,20 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
     throw new Error(`buildGpt: sequence length ${seq} exceeds blockSize ${config.blockSize}.`);
   }
   const positions = g.arange(inputIds, 1);
-  let x = g.scope('embeddings', () => g.add(g.gather(p('wte.weight'), inputIds), g.gather(p('wpe.weight'), positions)));
+  let x = g.scope('embeddings', () =>
+    g.add(g.gather(p('wte.weight'), inputIds), g.gather(p('wpe.weight'), positions)),
+  );
   x = drop(x, 'embeddings', () => staticShape(batch, seq, nEmbd));
 
   for (let layer = 0; layer < nLayer; layer++) {
     const prefix = `h.${layer}`;
     x = g.scope(prefix, () => {
-      const ln1 = g.layerNorm(x, p(`${prefix}.ln_1.weight`), p(`${prefix}.ln_1.bias`), config.layerNormEpsilon);
+      const ln1 = g.layerNorm(
+        x,
+        p(`${prefix}.ln_1.weight`),
+        p(`${prefix}.ln_1.bias`),
+        config.layerNormEpsilon,
+      );
       const qkv = linear(g, ln1, p(`${prefix}.attn.c_attn.weight`), p(`${prefix}.attn.c_attn.bias`));
       const [q, k, v] = g.split(qkv, -1, [nEmbd, nEmbd, nEmbd]).map((t) =>
         // [batch, seq, nEmbd] -> [batch, nHead, seq, headDim]
@@ -77,8 +84,16 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
       attnOut = drop(attnOut, `${prefix}.attn.residual`, () => staticShape(batch, seq, nEmbd));
       const afterAttn = g.add(x, attnOut);
 
-      const ln2 = g.layerNorm(afterAttn, p(`${prefix}.ln_2.weight`), p(`${prefix}.ln_2.bias`), config.layerNormEpsilon);
-      const hidden = g.gelu(linear(g, ln2, p(`${prefix}.mlp.c_fc.weight`), p(`${prefix}.mlp.c_fc.bias`)), 'tanh');
+      const ln2 = g.layerNorm(
+        afterAttn,
+        p(`${prefix}.ln_2.weight`),
+        p(`${prefix}.ln_2.bias`),
+        config.layerNormEpsilon,
+      );
+      const hidden = g.gelu(
+        linear(g, ln2, p(`${prefix}.mlp.c_fc.weight`), p(`${prefix}.mlp.c_fc.bias`)),
+        'tanh',
+      );
       let mlpOut = linear(g, hidden, p(`${prefix}.mlp.c_proj.weight`), p(`${prefix}.mlp.c_proj.bias`));
       mlpOut = drop(mlpOut, `${prefix}.mlp.residual`, () => staticShape(batch, seq, nEmbd));
       return g.add(afterAttn, mlpOut);

@@ -20,15 +20,22 @@ export function argmax(logits: ArrayLike<number>): number {
  * Probabilities after temperature, top-k and top-p filtering, computed in float64 with the maximum
  * subtracted first so that extreme logits stay finite. Filtered tokens get probability 0.
  */
-export function samplingProbabilities(logits: ArrayLike<number>, options: SamplingOptions = {}): Float64Array {
+export function samplingProbabilities(
+  logits: ArrayLike<number>,
+  options: SamplingOptions = {},
+): Float64Array {
   const temperature = options.temperature ?? 1;
-  if (!(temperature > 0)) throw new Error(`sampling: temperature must be positive (use greedy decoding for 0), got ${temperature}.`);
+  if (!(temperature > 0))
+    throw new Error(
+      `sampling: temperature must be positive (use greedy decoding for 0), got ${temperature}.`,
+    );
   const n = logits.length;
   const scaled = new Float64Array(n);
   for (let i = 0; i < n; i++) scaled[i] = logits[i] / temperature;
 
   const topK = options.topK ?? 0;
-  if (!Number.isInteger(topK) || topK < 0) throw new Error(`sampling: topK must be a non-negative integer, got ${topK}.`);
+  if (!Number.isInteger(topK) || topK < 0)
+    throw new Error(`sampling: topK must be a non-negative integer, got ${topK}.`);
   if (topK > 0 && topK < n) {
     // As nanoGPT: every logit below the k-th largest is removed (ties with the k-th are kept).
     const kth = Float64Array.from(scaled).sort()[n - topK];

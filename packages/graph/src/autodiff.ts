@@ -14,7 +14,8 @@ export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Ten
   if (!isFloatDType(output.dtype)) throw new Error(`grad: ${output} is not a float tensor.`);
   for (const t of wrt) {
     if (t.graph !== graph) throw new Error(`grad: ${t} belongs to another graph.`);
-    if (!isFloatDType(t.dtype)) throw new Error(`grad: cannot differentiate with respect to ${t}, which is not float.`);
+    if (!isFloatDType(t.dtype))
+      throw new Error(`grad: cannot differentiate with respect to ${t}, which is not float.`);
   }
 
   // Nodes that depend on some `wrt` tensor (forward reachability; creation order is topological).
@@ -51,7 +52,9 @@ export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Ten
   for (const node of path) {
     const gradOutputs = node.outputs.map((t) => grads.get(t.name));
     if (gradOutputs.every((g) => g === undefined)) continue;
-    const needsGradient = node.inputs.map((t) => isFloatDType(t.dtype) && dependsOnWrt.has(t.name) && needed.has(t.name));
+    const needsGradient = node.inputs.map(
+      (t) => isFloatDType(t.dtype) && dependsOnWrt.has(t.name) && needed.has(t.name),
+    );
     if (!needsGradient.some(Boolean)) continue;
     if (!node.op.grad) {
       throw new Error(

@@ -17,7 +17,12 @@ export const attr = {
   ints: (value: readonly number[]): OnnxAttribute => ({ kind: 'ints', value }),
   floats: (value: readonly number[]): OnnxAttribute => ({ kind: 'floats', value }),
   string: (value: string): OnnxAttribute => ({ kind: 'string', value }),
-  scalarTensor: (dtype: DType, value: number): OnnxAttribute => ({ kind: 'tensor', dtype, dims: [1], data: [value] }),
+  scalarTensor: (dtype: DType, value: number): OnnxAttribute => ({
+    kind: 'tensor',
+    dtype,
+    dims: [1],
+    data: [value],
+  }),
 };
 
 /** What an op's emission rule writes into the ONNX graph. */
@@ -82,7 +87,11 @@ function encodeAttribute(name: string, value: OnnxAttribute) {
       return {
         name,
         type: AttributeType.TENSOR,
-        t: { dims: [...value.dims], dataType: OnnxDataType[value.dtype], rawData: rawBytes(typedArrayOf(value.dtype, value.data)) },
+        t: {
+          dims: [...value.dims],
+          dataType: OnnxDataType[value.dtype],
+          rawData: rawBytes(typedArrayOf(value.dtype, value.data)),
+        },
       };
   }
 }
@@ -138,7 +147,10 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
   const outputNames = options.outputs ?? [...graph.outputs.keys()];
   const outputs = outputNames.map((name) => {
     const tensor = graph.outputs.get(name);
-    if (!tensor) throw new Error(`toOnnx: graph ${graph.name} has no output "${name}"; outputs: ${[...graph.outputs.keys()].join(', ')}.`);
+    if (!tensor)
+      throw new Error(
+        `toOnnx: graph ${graph.name} has no output "${name}"; outputs: ${[...graph.outputs.keys()].join(', ')}.`,
+      );
     return tensor;
   });
   const nodes = liveNodes(graph, outputs);
@@ -171,7 +183,12 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
       if (!name) {
         name = `_const_i64_${constantNames.size}`;
         constantNames.set(key, name);
-        emitter.initializer(name, 'int64', dims, BigInt64Array.from(values, (v) => BigInt(v)));
+        emitter.initializer(
+          name,
+          'int64',
+          dims,
+          BigInt64Array.from(values, (v) => BigInt(v)),
+        );
       }
       return name;
     },
@@ -199,7 +216,12 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
     const flat = emitter.temp('packed_slice');
     emitter.node(
       'Slice',
-      [location.source, emitter.int64([location.offset]), emitter.int64([location.offset + size]), emitter.int64([0])],
+      [
+        location.source,
+        emitter.int64([location.offset]),
+        emitter.int64([location.offset + size]),
+        emitter.int64([0]),
+      ],
       [flat],
     );
     emitter.node('Reshape', [flat, emitter.int64(dims)], [parameter.name]);
@@ -215,7 +237,9 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
     if (stored) {
       const expected = tensor.shape.reduce<number>((a, d) => a * (d as number), 1);
       if (stored.length !== expected) {
-        throw new Error(`toOnnx: initializer for parameter ${tensor.name} has ${stored.length} values, expected ${expected}.`);
+        throw new Error(
+          `toOnnx: initializer for parameter ${tensor.name} has ${stored.length} values, expected ${expected}.`,
+        );
       }
       emitter.initializer(tensor.name, 'float32', tensor.shape as number[], stored);
     } else if (used.has(tensor.name)) {

@@ -30,9 +30,24 @@ interface GradCase {
 }
 
 const CASES: GradCase[] = [
-  { ops: ['add'], name: 'add with broadcast', inputs: [{ shape: [2, 3] }, { shape: [3] }], build: (g, [a, b]) => g.add(a, b) },
-  { ops: ['sub'], name: 'sub with broadcast', inputs: [{ shape: [2, 1] }, { shape: [2, 3] }], build: (g, [a, b]) => g.sub(a, b) },
-  { ops: ['mul'], name: 'mul with broadcast', inputs: [{ shape: [2, 3] }, { shape: [1, 3] }], build: (g, [a, b]) => g.mul(a, b) },
+  {
+    ops: ['add'],
+    name: 'add with broadcast',
+    inputs: [{ shape: [2, 3] }, { shape: [3] }],
+    build: (g, [a, b]) => g.add(a, b),
+  },
+  {
+    ops: ['sub'],
+    name: 'sub with broadcast',
+    inputs: [{ shape: [2, 1] }, { shape: [2, 3] }],
+    build: (g, [a, b]) => g.sub(a, b),
+  },
+  {
+    ops: ['mul'],
+    name: 'mul with broadcast',
+    inputs: [{ shape: [2, 3] }, { shape: [1, 3] }],
+    build: (g, [a, b]) => g.mul(a, b),
+  },
   {
     ops: ['div'],
     name: 'div',
@@ -42,11 +57,24 @@ const CASES: GradCase[] = [
   {
     ops: ['pow'],
     name: 'pow with tensor exponent',
-    inputs: [{ shape: [2, 3], lo: 0.5, hi: 2 }, { shape: [2, 3], lo: -1, hi: 2 }],
+    inputs: [
+      { shape: [2, 3], lo: 0.5, hi: 2 },
+      { shape: [2, 3], lo: -1, hi: 2 },
+    ],
     build: (g, [a, b]) => g.pow(a, b),
   },
-  { ops: ['maximum'], name: 'maximum', inputs: [{ shape: [2, 3] }, { shape: [2, 3] }], build: (g, [a, b]) => g.maximum(a, b) },
-  { ops: ['minimum'], name: 'minimum', inputs: [{ shape: [2, 3] }, { shape: [3] }], build: (g, [a, b]) => g.minimum(a, b) },
+  {
+    ops: ['maximum'],
+    name: 'maximum',
+    inputs: [{ shape: [2, 3] }, { shape: [2, 3] }],
+    build: (g, [a, b]) => g.maximum(a, b),
+  },
+  {
+    ops: ['minimum'],
+    name: 'minimum',
+    inputs: [{ shape: [2, 3] }, { shape: [3] }],
+    build: (g, [a, b]) => g.minimum(a, b),
+  },
   { ops: ['neg'], name: 'neg', inputs: [{ shape: [4] }], build: (g, [x]) => g.neg(x) },
   { ops: ['sqrt'], name: 'sqrt', inputs: [{ shape: [4], lo: 0.5, hi: 2 }], build: (g, [x]) => g.sqrt(x) },
   { ops: ['exp'], name: 'exp', inputs: [{ shape: [4] }], build: (g, [x]) => g.exp(x) },
@@ -57,10 +85,30 @@ const CASES: GradCase[] = [
   { ops: ['sigmoid'], name: 'sigmoid', inputs: [{ shape: [4] }], build: (g, [x]) => g.sigmoid(x) },
   { ops: ['abs', 'sign'], name: 'abs', inputs: [{ shape: [6] }], build: (g, [x]) => g.abs(x) },
   { ops: ['identity'], name: 'identity', inputs: [{ shape: [3] }], build: (g, [x]) => g.identity(x) },
-  { ops: ['gelu'], name: 'gelu exact', inputs: [{ shape: [2, 4], lo: -3, hi: 3 }], build: (g, [x]) => g.gelu(x) },
-  { ops: ['gelu'], name: 'gelu tanh', inputs: [{ shape: [2, 4], lo: -3, hi: 3 }], build: (g, [x]) => g.gelu(x, 'tanh') },
-  { ops: ['cast'], name: 'cast float to float', inputs: [{ shape: [3] }], build: (g, [x]) => g.cast(x, 'float32') },
-  { ops: ['matmul'], name: 'matmul 2d', inputs: [{ shape: [2, 3] }, { shape: [3, 4] }], build: (g, [a, b]) => g.matmul(a, b) },
+  {
+    ops: ['gelu'],
+    name: 'gelu exact',
+    inputs: [{ shape: [2, 4], lo: -3, hi: 3 }],
+    build: (g, [x]) => g.gelu(x),
+  },
+  {
+    ops: ['gelu'],
+    name: 'gelu tanh',
+    inputs: [{ shape: [2, 4], lo: -3, hi: 3 }],
+    build: (g, [x]) => g.gelu(x, 'tanh'),
+  },
+  {
+    ops: ['cast'],
+    name: 'cast float to float',
+    inputs: [{ shape: [3] }],
+    build: (g, [x]) => g.cast(x, 'float32'),
+  },
+  {
+    ops: ['matmul'],
+    name: 'matmul 2d',
+    inputs: [{ shape: [2, 3] }, { shape: [3, 4] }],
+    build: (g, [a, b]) => g.matmul(a, b),
+  },
   {
     ops: ['matmul'],
     name: 'matmul batched with shared weight',
@@ -73,18 +121,43 @@ const CASES: GradCase[] = [
     inputs: [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }],
     build: (g, [a, b]) => g.matmul(a, b),
   },
-  { ops: ['transpose'], name: 'transpose', inputs: [{ shape: [2, 3, 4] }], build: (g, [x]) => g.transpose(x, [1, 2, 0]) },
+  {
+    ops: ['transpose'],
+    name: 'transpose',
+    inputs: [{ shape: [2, 3, 4] }],
+    build: (g, [x]) => g.transpose(x, [1, 2, 0]),
+  },
   {
     ops: ['reshape', 'reshapeAs'],
     name: 'reshape',
     inputs: [{ shape: [2, 6] }],
     build: (g, [x]) => g.mul(g.reshape(x, [3, -1]), g.reshape(x, [3, 4])),
   },
-  { ops: ['unsqueeze'], name: 'unsqueeze', inputs: [{ shape: [2, 3] }], build: (g, [x]) => g.unsqueeze(x, [1]) },
+  {
+    ops: ['unsqueeze'],
+    name: 'unsqueeze',
+    inputs: [{ shape: [2, 3] }],
+    build: (g, [x]) => g.unsqueeze(x, [1]),
+  },
   { ops: ['squeeze'], name: 'squeeze', inputs: [{ shape: [2, 1, 3] }], build: (g, [x]) => g.squeeze(x, [1]) },
-  { ops: ['expandAs'], name: 'expandAs', inputs: [{ shape: [1, 3] }, { shape: [4, 3] }], build: (g, [a, b]) => g.mul(g.expandAs(a, b), b) },
-  { ops: ['slice', 'padAxis'], name: 'slice', inputs: [{ shape: [3, 5] }], build: (g, [x]) => g.slice(x, 1, 1, 4) },
-  { ops: ['slice', 'padAxis'], name: 'slice negative start', inputs: [{ shape: [4, 2] }], build: (g, [x]) => g.slice(x, 0, -2) },
+  {
+    ops: ['expandAs'],
+    name: 'expandAs',
+    inputs: [{ shape: [1, 3] }, { shape: [4, 3] }],
+    build: (g, [a, b]) => g.mul(g.expandAs(a, b), b),
+  },
+  {
+    ops: ['slice', 'padAxis'],
+    name: 'slice',
+    inputs: [{ shape: [3, 5] }],
+    build: (g, [x]) => g.slice(x, 1, 1, 4),
+  },
+  {
+    ops: ['slice', 'padAxis'],
+    name: 'slice negative start',
+    inputs: [{ shape: [4, 2] }],
+    build: (g, [x]) => g.slice(x, 0, -2),
+  },
   {
     ops: ['concat'],
     name: 'concat',
@@ -112,12 +185,37 @@ const CASES: GradCase[] = [
     inputs: [{ shape: [2, 3] }, { shape: [3] }],
     build: (g, [a, b]) => g.where(g.greater(a, 0), a, b),
   },
-  { ops: ['reduceSum'], name: 'reduceSum axis', inputs: [{ shape: [2, 3, 4] }], build: (g, [x]) => g.reduceSum(x, [1]) },
-  { ops: ['reduceSum'], name: 'reduceSum keepDims', inputs: [{ shape: [2, 3] }], build: (g, [x]) => g.mul(g.reduceSum(x, [0], true), x) },
-  { ops: ['reduceMean'], name: 'reduceMean', inputs: [{ shape: [2, 3, 4] }], build: (g, [x]) => g.reduceMean(x, [0, 2]) },
+  {
+    ops: ['reduceSum'],
+    name: 'reduceSum axis',
+    inputs: [{ shape: [2, 3, 4] }],
+    build: (g, [x]) => g.reduceSum(x, [1]),
+  },
+  {
+    ops: ['reduceSum'],
+    name: 'reduceSum keepDims',
+    inputs: [{ shape: [2, 3] }],
+    build: (g, [x]) => g.mul(g.reduceSum(x, [0], true), x),
+  },
+  {
+    ops: ['reduceMean'],
+    name: 'reduceMean',
+    inputs: [{ shape: [2, 3, 4] }],
+    build: (g, [x]) => g.reduceMean(x, [0, 2]),
+  },
   { ops: ['max'], name: 'max', inputs: [{ shape: [3, 4] }], build: (g, [x]) => g.max(x, [1]) },
-  { ops: ['softmax'], name: 'softmax', inputs: [{ shape: [2, 5], lo: -3, hi: 3 }], build: (g, [x]) => g.softmax(x) },
-  { ops: ['logSoftmax'], name: 'logSoftmax', inputs: [{ shape: [2, 5], lo: -3, hi: 3 }], build: (g, [x]) => g.logSoftmax(x) },
+  {
+    ops: ['softmax'],
+    name: 'softmax',
+    inputs: [{ shape: [2, 5], lo: -3, hi: 3 }],
+    build: (g, [x]) => g.softmax(x),
+  },
+  {
+    ops: ['logSoftmax'],
+    name: 'logSoftmax',
+    inputs: [{ shape: [2, 5], lo: -3, hi: 3 }],
+    build: (g, [x]) => g.logSoftmax(x),
+  },
   {
     ops: ['layerNorm'],
     name: 'layerNorm',
@@ -153,7 +251,9 @@ async function checkGradient(testCase: GradCase): Promise<void> {
   const size = shape.reduce((a, b) => a * b, 1);
   const loss = out.rank === 0 ? out : g.reduceSum(g.mul(out, g.constant(values(size, 7, -1, 1), shape)));
   g.output('loss', loss);
-  grad(loss, params).forEach((t, i) => g.output(`grad${i}`, t));
+  grad(loss, params).forEach((t, i) => {
+    g.output(`grad${i}`, t);
+  });
   const session = await GraphSession.create(toOnnx(g));
   const data = testCase.inputs.map((spec, i) =>
     values(
@@ -180,9 +280,10 @@ async function checkGradient(testCase: GradCase): Promise<void> {
       data[i][j] = saved;
       const numeric = (up - down) / (2 * eps);
       const tolerance = (testCase.tolerance ?? 2e-2) * Math.max(1, Math.abs(numeric));
-      expect(Math.abs(expected[j] - numeric), `input ${i} element ${j}: analytic ${expected[j]}, numeric ${numeric}`).toBeLessThan(
-        tolerance,
-      );
+      expect(
+        Math.abs(expected[j] - numeric),
+        `input ${i} element ${j}: analytic ${expected[j]}, numeric ${numeric}`,
+      ).toBeLessThan(tolerance);
     }
   }
   await session.release();

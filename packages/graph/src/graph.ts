@@ -1,5 +1,5 @@
 import { OPS, type OpDefinition } from './ops.js';
-import { type DType, type Dim, formatShape, type Shape, staticSize } from './tensor.js';
+import { type Dim, type DType, formatShape, type Shape, staticSize } from './tensor.js';
 
 /** Where a tensor comes from: a graph input, a trainable parameter, or an op. */
 export type TensorRole = 'input' | 'parameter' | 'op';
@@ -98,11 +98,17 @@ export class Graph {
   }
 
   /** A constant tensor. Scalars of the same value and dtype are shared. */
-  constant(values: ArrayLike<number> | number, shape: readonly number[] = [], dtype: DType = 'float32'): Tensor {
+  constant(
+    values: ArrayLike<number> | number,
+    shape: readonly number[] = [],
+    dtype: DType = 'float32',
+  ): Tensor {
     const size = staticSize(shape) ?? 0;
     const list = typeof values === 'number' ? [values] : Array.from(values);
     if (list.length !== size) {
-      throw new Error(`constant: ${list.length} values do not fill shape ${formatShape(shape)} (${size} elements).`);
+      throw new Error(
+        `constant: ${list.length} values do not fill shape ${formatShape(shape)} (${size} elements).`,
+      );
     }
     const key = shape.length === 0 ? `${dtype}:${Object.is(list[0], -0) ? '-0' : list[0]}` : undefined;
     if (key !== undefined) {
@@ -128,7 +134,12 @@ export class Graph {
   }
 
   /** Records one op application and returns its output tensors. */
-  apply(opName: string, inputs: readonly Tensor[], attrs: Record<string, unknown> = {}, outputName?: string): Tensor[] {
+  apply(
+    opName: string,
+    inputs: readonly Tensor[],
+    attrs: Record<string, unknown> = {},
+    outputName?: string,
+  ): Tensor[] {
     const op = OPS.get(opName);
     if (!op) throw new Error(`unknown op "${opName}"; registered ops: ${[...OPS.keys()].join(', ')}.`);
     for (const input of inputs) {
@@ -140,7 +151,9 @@ export class Graph {
     const node: GraphNode = { id, op, inputs: [...inputs], outputs, attrs };
     metas.forEach((meta, i) => {
       const name =
-        outputName !== undefined && i === 0 ? this.claimName(outputName, true) : this.claimName(opName, false);
+        outputName !== undefined && i === 0
+          ? this.claimName(outputName, true)
+          : this.claimName(opName, false);
       outputs.push(new Tensor(this, name, meta.dtype, meta.shape, 'op', node));
     });
     this.nodes.push(node);
@@ -151,7 +164,8 @@ export class Graph {
   private claimName(base: string, exact: boolean): string {
     const scoped = !exact && this.scopes.length > 0 ? `${this.scopes.join('.')}.${base}` : base;
     if (exact) {
-      if (this.names.has(scoped)) throw new Error(`the name "${scoped}" is already used in graph ${this.name}.`);
+      if (this.names.has(scoped))
+        throw new Error(`the name "${scoped}" is already used in graph ${this.name}.`);
       this.names.add(scoped);
       return scoped;
     }

@@ -1,31 +1,42 @@
 export { grad } from './autodiff.js';
-export { attr, type Emitter, liveNodes, OPSET_VERSION, type OnnxAttribute, type SerializeOptions, toOnnx } from './emit.js';
-export { type ConstantData, Graph, type GraphNode, Tensor, type TensorLike, type TensorRole } from './graph.js';
+export {
+  attr,
+  type Emitter,
+  liveNodes,
+  type OnnxAttribute,
+  OPSET_VERSION,
+  type SerializeOptions,
+  toOnnx,
+} from './emit.js';
+export {
+  type ConstantData,
+  Graph,
+  type GraphNode,
+  Tensor,
+  type TensorLike,
+  type TensorRole,
+} from './graph.js';
 export { ModelProto, OnnxDataType } from './onnx-proto.js';
-export { type GradientArgs, type OpDefinition, OPS, type TensorMeta, unbroadcast } from './ops.js';
+export { type GradientArgs, OPS, type OpDefinition, type TensorMeta, unbroadcast } from './ops.js';
 export {
   addTrainingStep,
   type OptimizerConfig,
-  type ParameterSettings,
   type PackedMember,
+  type ParameterSettings,
   type StateSlot,
   type TrainingGraphOptions,
   type TrainingStepSpec,
   updatedName,
 } from './optim.js';
-export { type BackendName, GraphSession, loadBackend, type OrtModule, type SessionOptions, type TensorData } from './runtime.js';
-export {
-  broadcastShapes,
-  type DType,
-  type Dim,
-  dtypeByteSize,
-  formatShape,
-  isFloatDType,
-  type Shape,
-  staticSize,
-} from './tensor.js';
-export { type StepResult, TrainingSession } from './training.js';
 export { Rng, type RngState } from './rng.js';
+export {
+  type BackendName,
+  GraphSession,
+  loadBackend,
+  type OrtModule,
+  type SessionOptions,
+  type TensorData,
+} from './runtime.js';
 export {
   fromFloat32,
   parseSafetensors,
@@ -36,3 +47,14 @@ export {
   type TensorEntry,
   toFloat32,
 } from './safetensors.js';
+export {
+  broadcastShapes,
+  type Dim,
+  type DType,
+  dtypeByteSize,
+  formatShape,
+  isFloatDType,
+  type Shape,
+  staticSize,
+} from './tensor.js';
+export { type StepResult, TrainingSession } from './training.js';

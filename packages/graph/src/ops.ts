@@ -7,8 +7,8 @@ import { attr, type Emitter } from './emit.js';
 import type { Graph, GraphNode, Tensor } from './graph.js';
 import {
   broadcastShapes,
-  type DType,
   type Dim,
+  type DType,
   formatShape,
   isFloatDType,
   normalizeAxis,
@@ -45,7 +45,8 @@ export const OPS = new Map<string, OpDefinition>();
 
 function define(op: OpDefinition): void {
   if (OPS.has(op.name)) throw new Error(`op "${op.name}" is defined twice.`);
-  if (!op.grad && !op.noGradient) throw new Error(`op "${op.name}" needs a gradient rule or a noGradient reason.`);
+  if (!op.grad && !op.noGradient)
+    throw new Error(`op "${op.name}" needs a gradient rule or a noGradient reason.`);
   OPS.set(op.name, op);
 }
 
@@ -58,13 +59,15 @@ function requireFloat(op: string, x: Tensor): void {
 function requireSameDType(op: string, inputs: readonly Tensor[]): DType {
   const dtype = inputs[0].dtype;
   for (const t of inputs) {
-    if (t.dtype !== dtype) throw new Error(`${op}: dtypes differ (${inputs.map(String).join(', ')}); cast one of them.`);
+    if (t.dtype !== dtype)
+      throw new Error(`${op}: dtypes differ (${inputs.map(String).join(', ')}); cast one of them.`);
   }
   return dtype;
 }
 
 function resolveAxes(axes: unknown, rank: number, op: string): number[] {
-  const list = axes === undefined ? [...Array(rank).keys()] : (axes as number[]).map((a) => normalizeAxis(a, rank, op));
+  const list =
+    axes === undefined ? [...Array(rank).keys()] : (axes as number[]).map((a) => normalizeAxis(a, rank, op));
   return [...new Set(list)].sort((a, b) => a - b);
 }
 
@@ -99,14 +102,18 @@ export function unbroadcast(graph: Graph, grad: Tensor, target: Tensor): Tensor 
 function binaryInfer(op: string, logical = false) {
   return (inputs: readonly Tensor[]): TensorMeta[] => {
     const dtype = requireSameDType(op, inputs);
-    return [{ dtype: logical ? 'bool' : dtype, shape: broadcastShapes(inputs[0].shape, inputs[1].shape, op) }];
+    return [
+      { dtype: logical ? 'bool' : dtype, shape: broadcastShapes(inputs[0].shape, inputs[1].shape, op) },
+    ];
   };
 }
 
 function defineBinary(
   name: string,
   onnxOp: string,
-  grad: ((args: GradientArgs, a: Tensor, b: Tensor, g: Tensor, out: Tensor) => (Tensor | undefined)[]) | undefined,
+  grad:
+    | ((args: GradientArgs, a: Tensor, b: Tensor, g: Tensor, out: Tensor) => (Tensor | undefined)[])
+    | undefined,
 ) {
   define({
     name,
@@ -267,7 +274,8 @@ const ONNX_TYPE_CODES: Record<DType, number> = { float32: 1, float16: 10, int64:
 define({
   name: 'cast',
   infer: ([x], attrs) => [{ dtype: attrs.to as DType, shape: [...x.shape] }],
-  emit: (e, n) => e.node('Cast', names(n.inputs), names(n.outputs), { to: attr.int(ONNX_TYPE_CODES[n.attrs.to as DType]) }),
+  emit: (e, n) =>
+    e.node('Cast', names(n.inputs), names(n.outputs), { to: attr.int(ONNX_TYPE_CODES[n.attrs.to as DType]) }),
   grad: ({ graph, node, gradOutputs }) => {
     const x = node.inputs[0];
     if (!isFloatDType(x.dtype)) return [undefined];
@@ -279,7 +287,12 @@ define({
   name: 'constant',
   infer: (_inputs, attrs) => [{ dtype: attrs.dtype as DType, shape: [...(attrs.shape as number[])] }],
   emit: (e, n) =>
-    e.initializer(n.outputs[0].name, n.attrs.dtype as DType, n.attrs.shape as number[], n.attrs.data as ArrayBufferView),
+    e.initializer(
+      n.outputs[0].name,
+      n.attrs.dtype as DType,
+      n.attrs.shape as number[],
+      n.attrs.data as ArrayBufferView,
+    ),
   noGradient: 'a constant has no inputs',
 });
 
@@ -340,7 +353,8 @@ define({
     }
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
   },
-  emit: (e, n) => e.node('Transpose', names(n.inputs), names(n.outputs), { perm: attr.ints(n.attrs.perm as number[]) }),
+  emit: (e, n) =>
+    e.node('Transpose', names(n.inputs), names(n.outputs), { perm: attr.ints(n.attrs.perm as number[]) }),
   grad: ({ graph, node, gradOutputs }) => {
     const perm = node.attrs.perm as number[];
     const inverse = new Array<number>(perm.length);
@@ -360,13 +374,16 @@ define({
   name: 'reshape',
   infer: ([x], attrs) => {
     const target = attrs.shape as number[];
-    if (target.filter((d) => d === -1).length > 1) throw new Error(`reshape: at most one -1 in ${formatShape(target)}.`);
+    if (target.filter((d) => d === -1).length > 1)
+      throw new Error(`reshape: at most one -1 in ${formatShape(target)}.`);
     const out: Dim[] = target.map((d, i) => {
       if (d === 0) {
-        if (i >= x.rank) throw new Error(`reshape: 0 at position ${i} copies a dimension that ${x} does not have.`);
+        if (i >= x.rank)
+          throw new Error(`reshape: 0 at position ${i} copies a dimension that ${x} does not have.`);
         return x.shape[i];
       }
-      if (d < -1 || !Number.isInteger(d)) throw new Error(`reshape: invalid dimension ${d} in ${formatShape(target)}.`);
+      if (d < -1 || !Number.isInteger(d))
+        throw new Error(`reshape: invalid dimension ${d} in ${formatShape(target)}.`);
       return d;
     });
     const inferred = out.indexOf(-1);
@@ -401,7 +418,10 @@ define({
     e.node('Shape', [n.inputs[1].name], [shape]);
     e.node('Reshape', [n.inputs[0].name, shape], names(n.outputs));
   },
-  grad: ({ graph, node, gradOutputs }) => [graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0], undefined],
+  grad: ({ graph, node, gradOutputs }) => [
+    graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0],
+    undefined,
+  ],
 });
 
 define({
@@ -414,7 +434,8 @@ define({
     for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : x.shape[j++]);
     return [{ dtype: x.dtype, shape: out }];
   },
-  emit: (e, n) => e.node('Unsqueeze', [n.inputs[0].name, e.int64(n.attrs.axes as number[])], names(n.outputs)),
+  emit: (e, n) =>
+    e.node('Unsqueeze', [n.inputs[0].name, e.int64(n.attrs.axes as number[])], names(n.outputs)),
   grad: ({ graph, node, gradOutputs }) => [graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0]],
 });
 
@@ -453,7 +474,9 @@ define({
 
 define({
   name: 'arange',
-  infer: ([like], attrs) => [{ dtype: 'int64', shape: [like.shape[normalizeAxis(attrs.axis as number, like.rank, 'arange')]] }],
+  infer: ([like], attrs) => [
+    { dtype: 'int64', shape: [like.shape[normalizeAxis(attrs.axis as number, like.rank, 'arange')]] },
+  ],
   emit: (e, n) => {
     const shape = e.temp('shape');
     const limit = e.temp('limit');
@@ -562,11 +585,20 @@ define({
       e.node('Shape', [like.name], [shapeLike]);
       e.node('Shape', [g.name], [shapeG]);
       e.node('Sub', [shapeLike, shapeG], [diff]);
-      e.node('Sub', [diff, e.int64(Array.from({ length: rank }, (_, i) => (i === axis ? before : 0)))], [afterVec]);
+      e.node(
+        'Sub',
+        [diff, e.int64(Array.from({ length: rank }, (_, i) => (i === axis ? before : 0)))],
+        [afterVec],
+      );
       pads = e.temp('pads');
-      e.node('Concat', [e.int64(Array.from({ length: rank }, (_, i) => (i === axis ? before : 0))), afterVec], [pads], {
-        axis: attr.int(0),
-      });
+      e.node(
+        'Concat',
+        [e.int64(Array.from({ length: rank }, (_, i) => (i === axis ? before : 0))), afterVec],
+        [pads],
+        {
+          axis: attr.int(0),
+        },
+      );
     } else {
       const values = new Array<number>(2 * rank).fill(0);
       values[axis] = before;
@@ -580,7 +612,8 @@ define({
     const axis = node.attrs.axis as number;
     const before = node.attrs.before as number;
     const size = g.shape[axis];
-    if (typeof size !== 'number') throw new Error('padAxis: the gradient needs a static size along the padded axis.');
+    if (typeof size !== 'number')
+      throw new Error('padAxis: the gradient needs a static size along the padded axis.');
     return [graph.slice(gradOutputs[0]!, axis, before, before + size), undefined];
   },
 });
@@ -602,7 +635,8 @@ define({
     shape[axis] = total;
     return [{ dtype, shape }];
   },
-  emit: (e, n) => e.node('Concat', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
+  emit: (e, n) =>
+    e.node('Concat', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
   grad: ({ graph, node, gradOutputs, needsGradient }) => {
     const axis = normalizeAxis(node.attrs.axis as number, node.inputs[0].rank, 'concat');
     let offset = 0;
@@ -626,7 +660,9 @@ define({
     const dim = x.shape[axis];
     const total = sizes.reduce((a, b) => a + b, 0);
     if (typeof dim === 'number' && total !== dim) {
-      throw new Error(`split: sizes ${formatShape(sizes)} add up to ${total}, but axis ${axis} of ${x} has ${dim}.`);
+      throw new Error(
+        `split: sizes ${formatShape(sizes)} add up to ${total}, but axis ${axis} of ${x} has ${dim}.`,
+      );
     }
     return sizes.map((size) => {
       const shape = [...x.shape];
@@ -651,13 +687,18 @@ define({
       throw new Error(`gather: indices must be int64 or int32, got ${indices}.`);
     }
     const axis = normalizeAxis(attrs.axis as number, x.rank, 'gather');
-    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] }];
+    return [
+      { dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] },
+    ];
   },
-  emit: (e, n) => e.node('Gather', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
+  emit: (e, n) =>
+    e.node('Gather', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
   grad: ({ graph, node, gradOutputs }) => {
     const [x, indices] = node.inputs;
     if (normalizeAxis(node.attrs.axis as number, x.rank, 'gather') !== 0) {
-      throw new Error(`gather: the gradient is implemented for axis 0 (embedding lookup) only, got axis ${node.attrs.axis}.`);
+      throw new Error(
+        `gather: the gradient is implemented for axis 0 (embedding lookup) only, got axis ${node.attrs.axis}.`,
+      );
     }
     return [graph.apply('scatterAddRows', [gradOutputs[0]!, indices, x])[0], undefined];
   },
@@ -686,7 +727,9 @@ define({
   infer: ([condition, a, b]) => {
     if (condition.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${condition}.`);
     const dtype = requireSameDType('where', [a, b]);
-    return [{ dtype, shape: broadcastShapes(condition.shape, broadcastShapes(a.shape, b.shape, 'where'), 'where') }];
+    return [
+      { dtype, shape: broadcastShapes(condition.shape, broadcastShapes(a.shape, b.shape, 'where'), 'where') },
+    ];
   },
   emit: (e, n) => e.node('Where', names(n.inputs), names(n.outputs)),
   grad: ({ graph, node, gradOutputs, needsGradient }) => {
@@ -755,7 +798,9 @@ define({
   name: 'reduceSum',
   infer: reduceInfer('reduceSum'),
   emit: emitReduce('ReduceSum'),
-  grad: ({ graph, node, gradOutputs }) => [graph.expandAs(keepDimsGrad(graph, node, gradOutputs[0]!), node.inputs[0])],
+  grad: ({ graph, node, gradOutputs }) => [
+    graph.expandAs(keepDimsGrad(graph, node, gradOutputs[0]!), node.inputs[0]),
+  ],
 });
 
 define({
@@ -793,7 +838,8 @@ define({
     normalizeAxis(attrs.axis as number, x.rank, 'softmax');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
-  emit: (e, n) => e.node('Softmax', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
+  emit: (e, n) =>
+    e.node('Softmax', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
   grad: ({ graph, node, gradOutputs }) => {
     const y = node.outputs[0];
     const g = gradOutputs[0]!;
@@ -809,7 +855,8 @@ define({
     normalizeAxis(attrs.axis as number, x.rank, 'logSoftmax');
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
-  emit: (e, n) => e.node('LogSoftmax', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
+  emit: (e, n) =>
+    e.node('LogSoftmax', names(n.inputs), names(n.outputs), { axis: attr.int(n.attrs.axis as number) }),
   grad: ({ graph, node, gradOutputs }) => {
     const g = gradOutputs[0]!;
     const total = graph.reduceSum(g, [node.attrs.axis as number], true);
@@ -886,7 +933,10 @@ define({
   },
   grad: ({ graph, node, gradOutputs }) => {
     const [x, noise] = node.inputs;
-    return [graph.mul(gradOutputs[0]!, dropoutMask(graph, noise, node.attrs.p as number, x.dtype)), undefined];
+    return [
+      graph.mul(gradOutputs[0]!, dropoutMask(graph, noise, node.attrs.p as number, x.dtype)),
+      undefined,
+    ];
   },
 });
 
@@ -898,7 +948,9 @@ define({
       throw new Error(`crossEntropy: targets must be int64 or int32, got ${targets}.`);
     }
     if (targets.rank !== logits.rank - 1) {
-      throw new Error(`crossEntropy: targets ${targets} must have one dimension fewer than logits ${logits}.`);
+      throw new Error(
+        `crossEntropy: targets ${targets} must have one dimension fewer than logits ${logits}.`,
+      );
     }
     // Outputs: the loss, then the log-probabilities and the kept-target mask that the gradient rule reuses.
     return [

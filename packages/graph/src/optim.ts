@@ -81,7 +81,8 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
   const settings = graph.parameters.map((p) => ({ parameter: p, ...(options.parameterSettings?.(p) ?? {}) }));
   const trainable = settings.filter((s) => !s.frozen);
   const frozen = settings.filter((s) => s.frozen).map((s) => s.parameter.name);
-  if (trainable.length === 0) throw new Error('addTrainingStep: every parameter is frozen, so there is nothing to train.');
+  if (trainable.length === 0)
+    throw new Error('addTrainingStep: every parameter is frozen, so there is nothing to train.');
 
   // Group by weight decay, keeping the order in which parameters were declared within each group.
   const groups = new Map<number, Tensor[]>();
@@ -134,7 +135,13 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
   groupInputs.forEach(({ decay, members, params }, index) => {
     const state = (kind: StateSlot['kind']) => {
       const name = `optimizer.group${index}.${kind}`;
-      slots.push({ name, updatedName: updatedName(name), size: members.reduce((a, m) => a + m.size, 0), kind, members });
+      slots.push({
+        name,
+        updatedName: updatedName(name),
+        size: members.reduce((a, m) => a + m.size, 0),
+        kind,
+        members,
+      });
       return graph.input(name, 'float32', [params.shape[0]]);
     };
     graph.scope(`optimizer.group${index}`, () => {

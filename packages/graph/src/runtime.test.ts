@@ -31,10 +31,16 @@ async function runOn(backend: 'node' | 'web') {
   const result = await session.run({
     x: session.tensor('float32', ramp(2 * 4 * 6, 0.37), [2, 4, 6]),
     w: session.tensor('float32', ramp(36, 0.11), [6, 6]),
-    gamma: session.tensor('float32', Float32Array.from({ length: 6 }, (_, i) => 1 + i / 10), [6]),
+    gamma: session.tensor(
+      'float32',
+      Float32Array.from({ length: 6 }, (_, i) => 1 + i / 10),
+      [6],
+    ),
     beta: session.tensor('float32', ramp(6, 0.5), [6]),
   });
-  const out = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Array.from(v.data as Float32Array)]));
+  const out = Object.fromEntries(
+    Object.entries(result).map(([k, v]) => [k, Array.from(v.data as Float32Array)]),
+  );
   await session.release();
   return out;
 }
@@ -46,12 +52,16 @@ describe('ONNX Runtime backends', () => {
     for (const name of ['y', 'loss', 'grad_w']) {
       expect(wasm[name]).toHaveLength(native[name].length);
       wasm[name].forEach((value, i) => {
-        expect(Math.abs(value - native[name][i]), `${name}[${i}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(native[name][i])));
+        expect(Math.abs(value - native[name][i]), `${name}[${i}]`).toBeLessThan(
+          1e-5 * Math.max(1, Math.abs(native[name][i])),
+        );
       });
     }
   });
 
   it('reports a model that ONNX Runtime rejects', async () => {
-    await expect(GraphSession.create(new Uint8Array([1, 2, 3]))).rejects.toThrow(/ONNX Runtime \(node\) rejected the model/);
+    await expect(GraphSession.create(new Uint8Array([1, 2, 3]))).rejects.toThrow(
+      /ONNX Runtime \(node\) rejected the model/,
+    );
   });
 });

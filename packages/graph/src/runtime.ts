@@ -36,7 +36,9 @@ export function loadBackend(name: BackendName): Promise<OrtModule> {
     loading = (import(/* @vite-ignore */ specifier) as Promise<OrtModule & { default?: OrtModule }>).then(
       (m) => (m.InferenceSession ? m : m.default!),
       (error: unknown) => {
-        throw new Error(`could not load ${specifier}: ${(error as Error).message}. Install it or choose another backend.`);
+        throw new Error(
+          `could not load ${specifier}: ${(error as Error).message}. Install it or choose another backend.`,
+        );
       },
     );
     modules.set(name, loading);
@@ -68,12 +70,14 @@ export class GraphSession {
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     };
     if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
-    if (options.optimizedModelFilePath) sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
+    if (options.optimizedModelFilePath)
+      sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
     if (options.profileFilePrefix) {
       sessionOptions.enableProfiling = true;
       sessionOptions.profileFilePrefix = options.profileFilePrefix;
     }
-    if (backend === 'web' && options.intraOpThreads !== undefined) ortModule.env.wasm.numThreads = options.intraOpThreads;
+    if (backend === 'web' && options.intraOpThreads !== undefined)
+      ortModule.env.wasm.numThreads = options.intraOpThreads;
     let session: ort.InferenceSession;
     try {
       session = await ortModule.InferenceSession.create(model, sessionOptions);

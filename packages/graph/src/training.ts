@@ -56,15 +56,21 @@ export class TrainingSession {
     }
     const slotNames = new Set(spec.slots.map((s) => s.name));
     for (const input of graph.inputs) {
-      if (slotNames.has(input.name) || input.name === spec.learningRate || input.name === spec.stepNumber) continue;
+      if (slotNames.has(input.name) || input.name === spec.learningRate || input.name === spec.stepNumber)
+        continue;
       if (!session.inputNames.includes(input.name)) continue;
       const dims = input.shape.map((d) => {
         if (typeof d !== 'number') {
-          throw new Error(`TrainingSession: input ${input} needs a static shape so that its buffer can be preallocated.`);
+          throw new Error(
+            `TrainingSession: input ${input} needs a static shape so that its buffer can be preallocated.`,
+          );
         }
         return d;
       });
-      const data = allocate(input.dtype, dims.reduce((a, b) => a * b, 1));
+      const data = allocate(
+        input.dtype,
+        dims.reduce((a, b) => a * b, 1),
+      );
       this.inputBuffers.set(input.name, data);
       shared[input.name] = session.tensor(input.dtype, data, dims);
     }
@@ -86,7 +92,11 @@ export class TrainingSession {
   }
 
   /** Compiles the training graph. Parameters start at zero and optimizer state at zero until set. */
-  static async create(graph: Graph, spec: TrainingStepSpec, options: SessionOptions = {}): Promise<TrainingSession> {
+  static async create(
+    graph: Graph,
+    spec: TrainingStepSpec,
+    options: SessionOptions = {},
+  ): Promise<TrainingSession> {
     const outputs = [spec.loss, spec.gradNorm, ...spec.slots.map((s) => s.updatedName)];
     const model = toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
     const session = await GraphSession.create(model, options);
@@ -97,7 +107,9 @@ export class TrainingSession {
   inputBuffer(name: string): TensorData {
     const buffer = this.inputBuffers.get(name);
     if (!buffer) {
-      throw new Error(`TrainingSession: no input named "${name}"; inputs: ${[...this.inputBuffers.keys()].join(', ')}.`);
+      throw new Error(
+        `TrainingSession: no input named "${name}"; inputs: ${[...this.inputBuffers.keys()].join(', ')}.`,
+      );
     }
     return buffer;
   }
@@ -152,7 +164,9 @@ export class TrainingSession {
     for (const [name, data] of values) {
       const target = targets.get(name);
       if (!target) {
-        throw new Error(`TrainingSession: no parameter or optimizer state named "${name}"; check the checkpoint matches the model.`);
+        throw new Error(
+          `TrainingSession: no parameter or optimizer state named "${name}"; check the checkpoint matches the model.`,
+        );
       }
       if (target.length !== data.length) {
         throw new Error(`TrainingSession: "${name}" has ${data.length} values, expected ${target.length}.`);

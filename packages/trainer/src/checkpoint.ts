@@ -1,5 +1,11 @@
-import { fromFloat32, type SafetensorsFile, serializeSafetensors, type TensorEntry, toFloat32 } from '@glassbox/graph';
 import { gptFromSafetensors, gptToSafetensors } from '@glassbox/gpt-core';
+import {
+  fromFloat32,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorEntry,
+  toFloat32,
+} from '@glassbox/graph';
 import type { TrainerOptions, TrainerState } from './trainer.js';
 
 /** File names inside a checkpoint directory. */
@@ -26,7 +32,8 @@ export function encodeCheckpoint(
   options: TrainerOptions,
 ): { model: Uint8Array; optimizer: Uint8Array; state: string } {
   const optimizerTensors = new Map<string, TensorEntry>();
-  for (const [name, data] of state.optimizerState) optimizerTensors.set(name, fromFloat32(data, [data.length]));
+  for (const [name, data] of state.optimizerState)
+    optimizerTensors.set(name, fromFloat32(data, [data.length]));
   const { session: _session, ...persisted } = options;
   const json: TrainerStateJson = {
     format: 'glassbox-trainer-state',
@@ -59,11 +66,18 @@ export function decodeCheckpoint(
     throw new Error(`${statePath}: invalid JSON (${(error as Error).message}).`);
   }
   if (json.format !== 'glassbox-trainer-state' || json.version !== 1) {
-    throw new Error(`${statePath}: not a Glassbox trainer state (format ${json.format}, version ${json.version}).`);
+    throw new Error(
+      `${statePath}: not a Glassbox trainer state (format ${json.format}, version ${json.version}).`,
+    );
   }
-  const { parameters } = gptFromSafetensors(model, `${directory}/${CHECKPOINT_FILES.model}`, json.options.model);
+  const { parameters } = gptFromSafetensors(
+    model,
+    `${directory}/${CHECKPOINT_FILES.model}`,
+    json.options.model,
+  );
   const optimizerState = new Map<string, Float32Array>();
-  for (const [name, entry] of optimizer.tensors) optimizerState.set(name, Float32Array.from(toFloat32(entry)));
+  for (const [name, entry] of optimizer.tensors)
+    optimizerState.set(name, Float32Array.from(toFloat32(entry)));
   return {
     state: {
       step: json.step,

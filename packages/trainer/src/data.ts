@@ -7,8 +7,12 @@ export type TokenArray = Int32Array | Uint16Array | Uint32Array;
  * Splits a token stream into a training head and a validation tail, as nanoGPT's data preparation does:
  * the last `valFraction` of the tokens is held out.
  */
-export function splitTrainValidation(tokens: TokenArray, valFraction: number): { train: TokenArray; validation: TokenArray } {
-  if (!(valFraction > 0 && valFraction < 1)) throw new Error(`valFraction must be in (0, 1), got ${valFraction}.`);
+export function splitTrainValidation(
+  tokens: TokenArray,
+  valFraction: number,
+): { train: TokenArray; validation: TokenArray } {
+  if (!(valFraction > 0 && valFraction < 1))
+    throw new Error(`valFraction must be in (0, 1), got ${valFraction}.`);
   const cut = Math.floor(tokens.length * (1 - valFraction));
   return { train: tokens.subarray(0, cut), validation: tokens.subarray(cut) };
 }
@@ -36,7 +40,9 @@ export class RandomWindowSampler {
     const { tokens, blockSize, batchSize } = this;
     const size = batchSize * blockSize;
     if (inputs.length !== size || targets.length !== size) {
-      throw new Error(`RandomWindowSampler: batch buffers need ${size} elements, got ${inputs.length} and ${targets.length}.`);
+      throw new Error(
+        `RandomWindowSampler: batch buffers need ${size} elements, got ${inputs.length} and ${targets.length}.`,
+      );
     }
     const wide = inputs instanceof BigInt64Array;
     for (let row = 0; row < batchSize; row++) {

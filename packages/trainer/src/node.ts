@@ -10,7 +10,11 @@ import type { TrainerOptions, TrainerState } from './trainer.js';
  * state. Each file is written to a temporary name and renamed, so an interrupted save leaves the previous
  * file intact. The state file is written last, because its step marks the checkpoint as complete.
  */
-export async function saveCheckpoint(directory: string, state: TrainerState, options: TrainerOptions): Promise<void> {
+export async function saveCheckpoint(
+  directory: string,
+  state: TrainerState,
+  options: TrainerOptions,
+): Promise<void> {
   const files = encodeCheckpoint(state, options);
   await writeFileAtomic(join(directory, CHECKPOINT_FILES.model), files.model);
   await writeFileAtomic(join(directory, CHECKPOINT_FILES.optimizer), files.optimizer);
@@ -35,7 +39,10 @@ export async function loadCheckpoint(
     }
   };
   const model = parseSafetensors(await read(CHECKPOINT_FILES.model), join(directory, CHECKPOINT_FILES.model));
-  const optimizer = parseSafetensors(await read(CHECKPOINT_FILES.optimizer), join(directory, CHECKPOINT_FILES.optimizer));
+  const optimizer = parseSafetensors(
+    await read(CHECKPOINT_FILES.optimizer),
+    join(directory, CHECKPOINT_FILES.optimizer),
+  );
   const stateText = (await read(CHECKPOINT_FILES.state)).toString('utf8');
   return decodeCheckpoint(model, optimizer, stateText, directory);
 }

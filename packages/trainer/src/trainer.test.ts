@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '@glassbox/graph';
 import { resolveGptConfig } from '@glassbox/gpt-core';
+import { Rng } from '@glassbox/graph';
 import { describe, expect, it } from 'vitest';
 import { RandomWindowSampler, splitTrainValidation } from './data.js';
 import { loadCheckpoint, saveCheckpoint } from './node.js';
@@ -51,7 +51,10 @@ describe('cosineWithWarmup', () => {
 
 describe('data', () => {
   it('holds out the tail for validation', () => {
-    const { train, validation } = splitTrainValidation(Int32Array.from({ length: 100 }, (_, i) => i), 0.1);
+    const { train, validation } = splitTrainValidation(
+      Int32Array.from({ length: 100 }, (_, i) => i),
+      0.1,
+    );
     expect(train.length).toBe(90);
     expect(Array.from(validation)).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
   });
@@ -103,7 +106,11 @@ describe('GptTrainer', () => {
     const directory = await mkdtemp(join(tmpdir(), 'glassbox-checkpoint-'));
     await saveCheckpoint(directory, first.state(), settings);
     await first.release();
-    expect((await readdir(directory)).sort()).toEqual(['model.safetensors', 'optimizer.safetensors', 'trainer-state.json']);
+    expect((await readdir(directory)).sort()).toEqual([
+      'model.safetensors',
+      'optimizer.safetensors',
+      'trainer-state.json',
+    ]);
 
     const restored = await loadCheckpoint(directory);
     expect(restored.state.step).toBe(4);

@@ -1,14 +1,20 @@
 import {
+  buildGpt,
+  type GptConfig,
+  gptParameterShapes,
+  initGptParameters,
+  isDecayedParameter,
+} from '@glassbox/gpt-core';
+import {
   addTrainingStep,
   Graph,
   GraphSession,
   Rng,
   type RngState,
   type SessionOptions,
-  toOnnx,
   TrainingSession,
+  toOnnx,
 } from '@glassbox/graph';
-import { buildGpt, type GptConfig, gptParameterShapes, initGptParameters, isDecayedParameter } from '@glassbox/gpt-core';
 import type * as ort from 'onnxruntime-common';
 import { RandomWindowSampler, type TokenArray } from './data.js';
 import { cosineWithWarmup } from './schedule.js';
@@ -96,7 +102,11 @@ export class GptTrainer {
   }
 
   /** Compiles the training and evaluation graphs and initializes parameters as GPT-2 does (or from `state`). */
-  static async create(options: TrainerOptions, data: TrainingData, state?: TrainerState): Promise<GptTrainer> {
+  static async create(
+    options: TrainerOptions,
+    data: TrainingData,
+    state?: TrainerState,
+  ): Promise<GptTrainer> {
     const { model, batchSize } = options;
     const { blockSize } = model;
     const trainSizes = [data.train.length, data.validation.length];
@@ -129,7 +139,9 @@ export class GptTrainer {
         weightDecay: options.weightDecay,
       },
       maxGradNorm: options.gradClip,
-      parameterSettings: (p) => ({ weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? options.weightDecay : 0 }),
+      parameterSettings: (p) => ({
+        weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? options.weightDecay : 0,
+      }),
     });
     const training = await TrainingSession.create(g, spec, options.session);
 
@@ -178,7 +190,9 @@ export class GptTrainer {
     for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
     const { loss, gradNorm } = await this.training.runStep(learningRate);
     if (!Number.isFinite(loss)) {
-      throw new Error(`training diverged: the loss is ${loss} at step ${this.training.step}; lower the learning rate.`);
+      throw new Error(
+        `training diverged: the loss is ${loss} at step ${this.training.step}; lower the learning rate.`,
+      );
     }
     return {
       step: this.training.step,

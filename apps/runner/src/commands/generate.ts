@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GptInference, gptFromSafetensors } from '@glassbox/gpt-core';
 import { Rng } from '@glassbox/graph';
 import { readSafetensors } from '@glassbox/graph/node';
-import { GptInference, gptFromSafetensors } from '@glassbox/gpt-core';
 import { loadTokenizer } from '@glassbox/tokenizers/node';
 import { type GenerateOptions, UsageError } from '../options.js';
 import { MODEL_FILE, TOKENIZER_FILE } from '../run-files.js';
@@ -61,7 +61,7 @@ async function requireFile(path: string, what: string): Promise<void> {
   } catch {
     // Reported below.
   }
-  {
-    throw new UsageError(`${path} not found: --model must be a directory written by glassbox train, with ${what}.`);
-  }
+  throw new UsageError(
+    `${path} not found: --model must be a directory written by glassbox train, with ${what}.`,
+  );
 }

@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type GptConfig, GptInference, resolveGptConfig } from '@glassbox/gpt-core';
 import { Rng } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
-import { type GptConfig, GptInference, resolveGptConfig } from '@glassbox/gpt-core';
-import { type Tokenizer, trainBpe, CharTokenizer } from '@glassbox/tokenizers';
+import { CharTokenizer, type Tokenizer, trainBpe } from '@glassbox/tokenizers';
 import { loadTokenizer, saveTokenizer } from '@glassbox/tokenizers/node';
 import { GptTrainer, type TrainerOptions } from '@glassbox/trainer';
 import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
-import { checkCorpusLength, type Corpus } from '../corpus.js';
+import { type Corpus, checkCorpusLength } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
 import { GENERATE_DEFAULTS, type TrainOptions, UsageError } from '../options.js';
 import { lossCurveSpec, renderChart } from '../plot.js';
@@ -137,14 +137,18 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
   await renderChart(lossCurveSpec(await readMetrics(metricsPath), `Loss, ${corpus.name}`), join(out, 'loss'));
   if (interrupted) {
     await trainer.release();
-    log(`glassbox train: interrupted at step ${trainer.step}; checkpoint saved in ${out}. Continue with --resume ${out}`);
+    log(
+      `glassbox train: interrupted at step ${trainer.step}; checkpoint saved in ${out}. Continue with --resume ${out}`,
+    );
     process.exitCode = 130;
     return;
   }
 
   const parameters = trainer.parameters();
   await trainer.release();
-  log(`glassbox train: wrote ${out} (model.safetensors, ${TOKENIZER_FILE}, config.json, ${METRICS_FILE}, loss.svg, loss.png)`);
+  log(
+    `glassbox train: wrote ${out} (model.safetensors, ${TOKENIZER_FILE}, config.json, ${METRICS_FILE}, loss.svg, loss.png)`,
+  );
   const sample = await generateSample(model, parameters, tokenizer, options.seed);
   process.stdout.write(`\n--- sample ---\n${sample}\n`);
 }
@@ -153,7 +157,11 @@ function sessionOptions(options: TrainOptions) {
   return options.threads === undefined ? {} : { intraOpThreads: options.threads };
 }
 
-async function buildTokenizer(options: TrainOptions, text: string, log: (line: string) => void): Promise<Tokenizer> {
+async function buildTokenizer(
+  options: TrainOptions,
+  text: string,
+  log: (line: string) => void,
+): Promise<Tokenizer> {
   if (options.tokenizer === 'char') return CharTokenizer.fromText(text);
   const merges = options.bpeVocabSize - 256;
   const progress = createTrainingProgress({ totalSteps: Math.max(merges, 1) });
