@@ -41,9 +41,14 @@ export interface OpDefinition {
   noGradient?: string;
 }
 
+/** Every registered op, by name. */
 export const OPS = new Map<string, OpDefinition>();
 
-function define(op: OpDefinition): void {
+/**
+ * Registers an op. Each op is defined exactly once; it needs a gradient rule or a `noGradient` reason.
+ * Ops defined outside this file become available to `Graph.apply` once their module is imported.
+ */
+export function defineOp(op: OpDefinition): void {
   if (OPS.has(op.name)) throw new Error(`op "${op.name}" is defined twice.`);
   if (!op.grad && !op.noGradient)
     throw new Error(`op "${op.name}" needs a gradient rule or a noGradient reason.`);
@@ -115,7 +120,7 @@ function defineBinary(
     | ((args: GradientArgs, a: Tensor, b: Tensor, g: Tensor, out: Tensor) => (Tensor | undefined)[])
     | undefined,
 ) {
-  define({
+  defineOp({
     name,
     infer: binaryInfer(name, grad === undefined),
     emit: (e, n) => e.node(onnxOp, names(n.inputs), names(n.outputs)),
@@ -171,7 +176,7 @@ function defineUnary(
   onnxOp: string,
   grad: ((graph: Graph, x: Tensor, out: Tensor, g: Tensor) => Tensor | undefined) | string,
 ) {
-  define({
+  defineOp({
     name,
     infer: ([x]) => {
       if (typeof grad !== 'string') requireFloat(name, x);
@@ -201,7 +206,7 @@ defineUnary('abs', 'Abs', (graph, x, _o, g) => graph.mul(g, graph.apply('sign', 
 defineUnary('sign', 'Sign', () => undefined);
 defineUnary('not', 'Not', 'its output is boolean');
 
-define({
+defineOp({
   name: 'identity',
   infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
   emit: (e, n) => e.node('Identity', names(n.inputs), names(n.outputs)),
@@ -211,7 +216,7 @@ define({
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_TANH_COEFF = 0.044715;
 
-define({
+defineOp({
   name: 'gelu',
   infer: ([x]) => {
     requireFloat('gelu', x);
@@ -271,7 +276,7 @@ define({
 
 const ONNX_TYPE_CODES: Record<DType, number> = { float32: 1, float16: 10, int64: 7, int32: 6, bool: 9 };
 
-define({
+defineOp({
   name: 'cast',
   infer: ([x], attrs) => [{ dtype: attrs.to as DType, shape: [...x.shape] }],
   emit: (e, n) =>
@@ -283,7 +288,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'constant',
   infer: (_inputs, attrs) => [{ dtype: attrs.dtype as DType, shape: [...(attrs.shape as number[])] }],
   emit: (e, n) =>
@@ -305,7 +310,7 @@ function swapLastTwo(graph: Graph, x: Tensor): Tensor {
   return graph.transpose(x, perm);
 }
 
-define({
+defineOp({
   name: 'matmul',
   infer: ([a, b]) => {
     requireSameDType('matmul', [a, b]);
@@ -343,7 +348,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'transpose',
   infer: ([x], attrs) => {
     const perm = attrs.perm as number[];
@@ -370,7 +375,7 @@ function freshSymbol(hint: string): string {
   return `${hint}_${symbolCounter++}`;
 }
 
-define({
+defineOp({
   name: 'reshape',
   infer: ([x], attrs) => {
     const target = attrs.shape as number[];
@@ -410,7 +415,7 @@ define({
   grad: ({ graph, node, gradOutputs }) => [graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0]],
 });
 
-define({
+defineOp({
   name: 'reshapeAs',
   infer: ([x, like]) => [{ dtype: x.dtype, shape: [...like.shape] }],
   emit: (e, n) => {
@@ -424,7 +429,7 @@ define({
   ],
 });
 
-define({
+defineOp({
   name: 'unsqueeze',
   infer: ([x], attrs) => {
     const rank = x.rank + (attrs.axes as number[]).length;
@@ -439,7 +444,7 @@ define({
   grad: ({ graph, node, gradOutputs }) => [graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0]],
 });
 
-define({
+defineOp({
   name: 'squeeze',
   infer: ([x], attrs) => {
     const axes = resolveAxes(attrs.axes, x.rank, 'squeeze');
@@ -454,7 +459,7 @@ define({
   grad: ({ graph, node, gradOutputs }) => [graph.apply('reshapeAs', [gradOutputs[0]!, node.inputs[0]])[0]],
 });
 
-define({
+defineOp({
   name: 'expandAs',
   infer: ([x, like]) => [{ dtype: x.dtype, shape: broadcastShapes(x.shape, like.shape, 'expandAs') }],
   emit: (e, n) => {
@@ -465,14 +470,14 @@ define({
   grad: ({ graph, node, gradOutputs }) => [unbroadcast(graph, gradOutputs[0]!, node.inputs[0]), undefined],
 });
 
-define({
+defineOp({
   name: 'shapeOf',
   infer: ([x]) => [{ dtype: 'int64', shape: [x.rank] }],
   emit: (e, n) => e.node('Shape', names(n.inputs), names(n.outputs)),
   noGradient: 'its output is an integer shape',
 });
 
-define({
+defineOp({
   name: 'arange',
   infer: ([like], attrs) => [
     { dtype: 'int64', shape: [like.shape[normalizeAxis(attrs.axis as number, like.rank, 'arange')]] },
@@ -487,7 +492,7 @@ define({
   noGradient: 'its output is an integer range',
 });
 
-define({
+defineOp({
   name: 'zerosLike',
   infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }],
   emit: (e, n) => {
@@ -507,7 +512,7 @@ function sliceBounds(dim: number, start: number, end: number): [number, number] 
 
 const ONNX_INT64_MAX = 9223372036854775807n;
 
-define({
+defineOp({
   name: 'slice',
   infer: ([x], attrs) => {
     const axis = normalizeAxis(attrs.axis as number, x.rank, 'slice');
@@ -566,7 +571,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'padAxis',
   infer: ([g, like]) => [{ dtype: g.dtype, shape: [...like.shape] }],
   emit: (e, n) => {
@@ -618,7 +623,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'concat',
   infer: (inputs, attrs) => {
     if (inputs.length === 0) throw new Error('concat: needs at least one tensor.');
@@ -652,7 +657,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'split',
   infer: ([x], attrs) => {
     const axis = normalizeAxis(attrs.axis as number, x.rank, 'split');
@@ -680,7 +685,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'gather',
   infer: ([x, indices], attrs) => {
     if (indices.dtype !== 'int64' && indices.dtype !== 'int32') {
@@ -704,7 +709,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'scatterAddRows',
   infer: ([, , like]) => [{ dtype: like.dtype, shape: [...like.shape] }],
   emit: (e, n) => {
@@ -722,7 +727,7 @@ define({
   noGradient: 'it only appears in backward passes',
 });
 
-define({
+defineOp({
   name: 'where',
   infer: ([condition, a, b]) => {
     if (condition.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${condition}.`);
@@ -779,7 +784,7 @@ function reducedCount(graph: Graph, x: Tensor, axes: number[]): Tensor {
   return graph.apply('reducedCount', [x], { axes })[0];
 }
 
-define({
+defineOp({
   name: 'reducedCount',
   infer: () => [{ dtype: 'float32', shape: [] }],
   emit: (e, n) => {
@@ -794,7 +799,7 @@ define({
   noGradient: 'its output is a count',
 });
 
-define({
+defineOp({
   name: 'reduceSum',
   infer: reduceInfer('reduceSum'),
   emit: emitReduce('ReduceSum'),
@@ -803,7 +808,7 @@ define({
   ],
 });
 
-define({
+defineOp({
   name: 'reduceMean',
   infer: reduceInfer('reduceMean'),
   emit: emitReduce('ReduceMean'),
@@ -814,7 +819,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'max',
   infer: reduceInfer('max'),
   emit: emitReduce('ReduceMax'),
@@ -831,7 +836,7 @@ define({
 // ---------------------------------------------------------------------------------------------------------
 // Neural-network ops
 
-define({
+defineOp({
   name: 'softmax',
   infer: ([x], attrs) => {
     requireFloat('softmax', x);
@@ -848,7 +853,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'logSoftmax',
   infer: ([x], attrs) => {
     requireFloat('logSoftmax', x);
@@ -864,7 +869,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'layerNorm',
   infer: ([x, weight, bias]) => {
     requireSameDType('layerNorm', [x, weight, bias]);
@@ -913,7 +918,7 @@ function dropoutMask(graph: Graph, noise: Tensor, p: number, dtype: DType): Tens
   return graph.mul(graph.cast(graph.not(graph.less(noise, p)), dtype), 1 / (1 - p));
 }
 
-define({
+defineOp({
   name: 'dropout',
   infer: ([x, noise]) => {
     requireFloat('dropout', x);
@@ -940,7 +945,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'crossEntropy',
   infer: ([logits, targets]) => {
     requireFloat('crossEntropy', logits);
@@ -1000,7 +1005,7 @@ define({
   },
 });
 
-define({
+defineOp({
   name: 'oneHot',
   infer: ([indices, like]) => [{ dtype: like.dtype, shape: [...indices.shape, like.shape[like.rank - 1]] }],
   emit: (e, n) => {
@@ -1022,7 +1027,7 @@ define({
   noGradient: 'its output does not depend on differentiable inputs',
 });
 
-define({
+defineOp({
   name: 'causalMask',
   infer: ([scores]) => {
     requireFloat('causalMask', scores);
