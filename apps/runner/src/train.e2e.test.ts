@@ -1,0 +1,571 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// End-to-end tests: each case starts `glassbox` as a child process, as `pnpm glassbox` does, and trains
+// a tiny model (1 layer, width 16, context 16) on a generated corpus of about 19 KB.
+
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+/** Per-test limit. A child process is killed a little earlier, so that the test reports its output. */
+const TEST_TIMEOUT_MS = 120_000;
+const CHILD_TIMEOUT_MS = 110_000;
+
+const TINY_MODEL = [
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '4',
+  '--eval-iters',
+  '2',
+  '--threads',
+  '1',
+];
+
+const SAMPLE_HEADER = '\n--- sample ---\n';
+
+/** Length of the sample that `glassbox train` prints, in tokens, after its one-token newline prompt. */
+const SAMPLE_TOKENS = 300;
+
+const RUN_FILES = [
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'metrics.jsonl',
+  'loss.svg',
+  'loss.png',
+  'optimizer.safetensors',
+  'trainer-state.json',
+];
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+interface CliResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface MetricsLine {
+  step: number;
+  trainLoss: number;
+  valLoss?: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+}
+
+/** Starts the CLI from source with the repository root as working directory, without GLASSBOX_DEBUG. */
+function startCli(argv: readonly string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const { GLASSBOX_DEBUG: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', CLI_PATH, ...argv], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: CHILD_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+function runCli(argv: readonly string[]): Promise<CliResult> {
+  return startCli(argv).done;
+}
+
+/** Generates a corpus of 200 lines from a fixed set of sentences, so every run trains on the same text. */
+function corpusText(): string {
+  const sentences = [
+    'the whale rose from the grey sea at dawn.',
+    'a small ship sailed north before the storm.',
+    'call me when the harpoons are ready, said the mate.',
+    'ropes and barrels rolled across the wet deck.',
+    'the captain watched the horizon for a white shape.',
+    'sailors sang while they mended the torn sails.',
+    'old charts showed islands that nobody had seen.',
+  ];
+  const lines: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    lines.push(`${sentences[(i * 3) % sentences.length]} ${sentences[(i * 5 + 1) % sentences.length]}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function readMetricsLines(runDirectory: string): Promise<MetricsLine[]> {
+  const text = await readFile(join(runDirectory, 'metrics.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as MetricsLine);
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+}
+
+async function readCheckpointStep(runDirectory: string): Promise<unknown> {
+  return (await readJson(join(runDirectory, 'trainer-state.json'))).step;
+}
+
+/** Resolves once `metrics.jsonl` in `runDirectory` has `count` lines, and rejects if `done` settles first. */
+async function waitForMetricsLines(runDirectory: string, count: number, done: Promise<CliResult>) {
+  let exitReport: string | undefined;
+  done.then(
+    (result) => {
+      exitReport = `status ${result.status}, stderr: ${result.stderr}`;
+    },
+    (error: unknown) => {
+      exitReport = String(error);
+    },
+  );
+  for (;;) {
+    if (exitReport !== undefined) {
+      throw new Error(`glassbox train exited before ${count} metrics lines (${exitReport})`);
+    }
+    const text = await readFile(join(runDirectory, 'metrics.jsonl'), 'utf8').catch(() => '');
+    if (text.split('\n').filter((line) => line !== '').length >= count) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Checks the invalid-input contract: status 1 and one stderr line that contains `names`, no stack trace. */
+function expectOneLineError(result: CliResult, command: string, names: readonly string[]) {
+  expect(result.status).toBe(1);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.startsWith(`glassbox ${command}: `)).toBe(true);
+  expect(result.stderr.endsWith('\n')).toBe(true);
+  expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  for (const name of names) {
+    expect(result.stderr).toContain(name);
+  }
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+}
+
+let directory: string;
+let corpusPath: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'glassbox-e2e-'));
+  corpusPath = join(directory, 'corpus.txt');
+  await writeFile(corpusPath, corpusText());
+});
+
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+describe('glassbox train run', () => {
+  const steps = 25;
+  const evalInterval = 10;
+  let runDirectory: string;
+  let result: CliResult;
+
+  beforeAll(async () => {
+    runDirectory = join(directory, 'short-run');
+    result = await runCli([
+      'train',
+      '--corpus',
+      corpusPath,
+      '--steps',
+      String(steps),
+      '--eval-interval',
+      String(evalInterval),
+      '--out',
+      runDirectory,
+      ...TINY_MODEL,
+    ]);
+  }, TEST_TIMEOUT_MS);
+
+  it('exits 0 after a short run', () => {
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.status).toBe(0);
+  });
+
+  it('writes every run file', async () => {
+    const files = await readdir(runDirectory);
+    for (const file of RUN_FILES) {
+      expect(files).toContain(file);
+      expect((await stat(join(runDirectory, file))).size).toBeGreaterThan(0);
+    }
+  });
+
+  it('writes the configuration', async () => {
+    const config = await readJson(join(runDirectory, 'config.json'));
+    expect(config.model_type).toBe('gpt2');
+    expect(config.n_layer).toBe(1);
+    expect(config.n_head).toBe(2);
+    expect(config.n_embd).toBe(16);
+    expect(config.n_positions).toBe(16);
+    expect(config.vocab_size).toBe(new Set(corpusText()).size);
+    expect(config.glassbox).toMatchObject({ corpus: corpusPath, tokenizer: 'char' });
+  });
+
+  it('writes one metrics line per step', async () => {
+    const lines = await readMetricsLines(runDirectory);
+    expect(lines.map((line) => line.step)).toEqual(Array.from({ length: steps }, (_, index) => index + 1));
+    for (const line of lines) {
+      for (const key of ['trainLoss', 'lr', 'gradNorm', 'tokensPerSecond', 'elapsedSeconds'] as const) {
+        expect(Number.isFinite(line[key]), `${key} at step ${line.step}`).toBe(true);
+      }
+      expect(line.trainLoss).toBeGreaterThan(0);
+      expect(line.tokensPerSecond).toBeGreaterThan(0);
+    }
+  });
+
+  it('evaluates on interval and last steps', async () => {
+    const lines = await readMetricsLines(runDirectory);
+    const evaluated = lines.filter((line) => line.valLoss !== undefined).map((line) => line.step);
+    expect(evaluated).toEqual([10, 20, 25]);
+    for (const line of lines.filter((candidate) => candidate.valLoss !== undefined)) {
+      expect(Number.isFinite(line.valLoss)).toBe(true);
+    }
+  });
+
+  it('writes charts and the checkpoint step', async () => {
+    const png = await readFile(join(runDirectory, 'loss.png'));
+    expect(png.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)).toBe(true);
+    const svg = await readFile(join(runDirectory, 'loss.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg[\s>]/);
+    expect(await readCheckpointStep(runDirectory)).toBe(steps);
+  });
+
+  it('prints a sample at the end', () => {
+    expect(result.stdout.startsWith(SAMPLE_HEADER)).toBe(true);
+    expect(result.stdout.endsWith('\n')).toBe(true);
+    // The char tokenizer decodes each token to one character: the newline prompt, then the sample.
+    const sample = [...result.stdout.slice(SAMPLE_HEADER.length, -1)];
+    expect(sample).toHaveLength(1 + SAMPLE_TOKENS);
+    expect(sample[0]).toBe('\n');
+    const alphabet = new Set(corpusText());
+    expect(sample.filter((character) => !alphabet.has(character))).toEqual([]);
+  });
+
+  it('reports the run directory', () => {
+    expect(result.stderr).toContain(`glassbox train: wrote ${runDirectory} (`);
+  });
+});
+
+describe('glassbox train interrupt', () => {
+  // Enough steps that the run is still going when the test sends SIGINT after 3 metrics lines.
+  const steps = 2000;
+  const trainOptions = () => ['--corpus', corpusPath, '--steps', String(steps), '--eval-interval', '500'];
+  let interruptedDirectory: string;
+  let fullDirectory: string;
+  let interrupted: CliResult;
+  let resumed: CliResult;
+  let uninterrupted: CliResult;
+  let checkpointStep: unknown;
+  let interruptedMetrics: MetricsLine[];
+
+  beforeAll(async () => {
+    interruptedDirectory = join(directory, 'interrupted');
+    fullDirectory = join(directory, 'uninterrupted');
+
+    const { child, done } = startCli([
+      'train',
+      ...trainOptions(),
+      ...TINY_MODEL,
+      '--out',
+      interruptedDirectory,
+    ]);
+    await waitForMetricsLines(interruptedDirectory, 3, done);
+    child.kill('SIGINT');
+    interrupted = await done;
+    checkpointStep = await readCheckpointStep(interruptedDirectory);
+    interruptedMetrics = await readMetricsLines(interruptedDirectory);
+
+    // NOTE: --corpus is repeated because --resume does not restore the run's corpus.
+    resumed = await runCli(['train', '--resume', interruptedDirectory, '--corpus', corpusPath]);
+    uninterrupted = await runCli(['train', ...trainOptions(), ...TINY_MODEL, '--out', fullDirectory]);
+  }, TEST_TIMEOUT_MS);
+
+  // NOTE: fails because cli.ts sets process.exitCode to the 0 that runCli returns, which overwrites the
+  // 130 that runTrain sets after Ctrl-C.
+  it.fails('exits 130 on Ctrl-C', () => {
+    expect(interrupted.status).toBe(130);
+  });
+
+  it('stops before the last step', () => {
+    expect(interrupted.signal).toBe(null);
+    expect(interrupted.stdout).toBe('');
+    expect(interruptedMetrics.length).toBeGreaterThanOrEqual(3);
+    expect(interruptedMetrics.length).toBeLessThan(steps);
+  });
+
+  it('saves a checkpoint on Ctrl-C', async () => {
+    expect(checkpointStep).toBe(interruptedMetrics.at(-1)?.step);
+    const files = await readdir(interruptedDirectory);
+    for (const file of RUN_FILES) {
+      expect(files).toContain(file);
+    }
+  });
+
+  it('tells how to resume', () => {
+    const lines = interrupted.stderr.trimEnd().split('\n');
+    expect(lines.at(-1)).toBe(
+      `glassbox train: interrupted at step ${checkpointStep}; checkpoint saved in ${interruptedDirectory}. ` +
+        `Continue with --resume ${interruptedDirectory}`,
+    );
+  });
+
+  it('resumes to the last step', async () => {
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toContain(`; resuming at step ${checkpointStep}\n`);
+    expect(resumed.stdout.startsWith(SAMPLE_HEADER)).toBe(true);
+    const lines = await readMetricsLines(interruptedDirectory);
+    expect(lines.map((line) => line.step)).toEqual(Array.from({ length: steps }, (_, index) => index + 1));
+    expect(await readCheckpointStep(interruptedDirectory)).toBe(steps);
+  });
+
+  it('matches uninterrupted train losses', async () => {
+    expect(uninterrupted.status).toBe(0);
+    const resumedLines = await readMetricsLines(interruptedDirectory);
+    const fullLines = await readMetricsLines(fullDirectory);
+    expect(fullLines).toHaveLength(steps);
+    expect(resumedLines.map((line) => line.trainLoss)).toEqual(fullLines.map((line) => line.trainLoss));
+    expect(resumedLines.map((line) => line.lr)).toEqual(fullLines.map((line) => line.lr));
+    expect(resumedLines.map((line) => line.gradNorm)).toEqual(fullLines.map((line) => line.gradNorm));
+  });
+
+  it('matches uninterrupted model bytes', async () => {
+    const resumedModel = await readFile(join(interruptedDirectory, 'model.safetensors'));
+    const fullModel = await readFile(join(fullDirectory, 'model.safetensors'));
+    expect(resumedModel.equals(fullModel)).toBe(true);
+    const resumedOptimizer = await readFile(join(interruptedDirectory, 'optimizer.safetensors'));
+    const fullOptimizer = await readFile(join(fullDirectory, 'optimizer.safetensors'));
+    expect(resumedOptimizer.equals(fullOptimizer)).toBe(true);
+  });
+
+  it('matches the uninterrupted sample', () => {
+    expect(resumed.stdout).toBe(uninterrupted.stdout);
+  });
+
+  // NOTE: fails because the checkpoint does not store --eval-interval. The resumed run evaluates every 250
+  // steps (the default) instead of every 500, and each extra evaluation advances the evaluation RNG.
+  it.fails('matches uninterrupted validation losses', async () => {
+    const resumedLines = await readMetricsLines(interruptedDirectory);
+    const fullLines = await readMetricsLines(fullDirectory);
+    const evaluations = (lines: MetricsLine[]) =>
+      lines.filter((line) => line.valLoss !== undefined).map((line) => [line.step, line.valLoss]);
+    expect(evaluations(resumedLines)).toEqual(evaluations(fullLines));
+  });
+});
+
+describe('glassbox train resume options', () => {
+  const steps = 10;
+  let finishedDirectory: string;
+
+  beforeAll(async () => {
+    finishedDirectory = join(directory, 'finished');
+    const result = await runCli([
+      'train',
+      '--corpus',
+      corpusPath,
+      '--steps',
+      String(steps),
+      '--out',
+      finishedDirectory,
+      ...TINY_MODEL,
+    ]);
+    expect(result.status).toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  // NOTE: fails because runTrain takes maxSteps from the checkpoint and ignores --steps when resuming,
+  // so the run ends at its old last step.
+  it.fails(
+    'extends a run with --steps',
+    async () => {
+      const extended = join(directory, 'extended');
+      await cp(finishedDirectory, extended, { recursive: true });
+      const result = await runCli(['train', '--resume', extended, '--corpus', corpusPath, '--steps', '15']);
+      expect(result.status).toBe(0);
+      expect(await readCheckpointStep(extended)).toBe(15);
+      expect(await readMetricsLines(extended)).toHaveLength(15);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  // NOTE: fails because --resume without --corpus trains on moby-dick, whose characters this run's char
+  // tokenizer lacks.
+  it.fails(
+    'resumes without repeating --corpus',
+    async () => {
+      const copy = join(directory, 'resumed-without-corpus');
+      await cp(finishedDirectory, copy, { recursive: true });
+      const result = await runCli(['train', '--resume', copy]);
+      expect(result.stderr).not.toContain('cannot tokenize');
+      expect(result.status).toBe(0);
+      const config = await readJson(join(copy, 'config.json'));
+      expect(config.glassbox).toMatchObject({ corpus: corpusPath });
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox train bpe', () => {
+  it(
+    'writes a BPE tokenizer.json',
+    async () => {
+      const runDirectory = join(directory, 'bpe-run');
+      const result = await runCli([
+        'train',
+        '--corpus',
+        corpusPath,
+        '--tokenizer',
+        'bpe',
+        '--bpe-vocab-size',
+        '300',
+        '--steps',
+        '5',
+        '--out',
+        runDirectory,
+        ...TINY_MODEL,
+      ]);
+      expect(result.status).toBe(0);
+
+      const tokenizer = await readJson(join(runDirectory, 'tokenizer.json'));
+      const model = tokenizer.model as { type: string; vocab: Record<string, number>; merges: unknown[] };
+      expect(model.type).toBe('BPE');
+      expect(Object.keys(model.vocab)).toHaveLength(300);
+      // A byte-level BPE vocabulary starts with the 256 bytes, and each merge adds one token.
+      expect(model.merges).toHaveLength(300 - 256);
+      const config = await readJson(join(runDirectory, 'config.json'));
+      expect(config.vocab_size).toBe(300);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox generate', () => {
+  let runDirectory: string;
+
+  beforeAll(async () => {
+    runDirectory = join(directory, 'generate-run');
+    const result = await runCli([
+      'train',
+      '--corpus',
+      corpusPath,
+      '--steps',
+      '20',
+      '--out',
+      runDirectory,
+      ...TINY_MODEL,
+    ]);
+    expect(result.status).toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  const generate = (seed: number) =>
+    runCli([
+      'generate',
+      '--model',
+      runDirectory,
+      '--prompt',
+      'the whale',
+      '--max-new-tokens',
+      '20',
+      '--seed',
+      String(seed),
+    ]);
+
+  it(
+    'continues the prompt',
+    async () => {
+      const result = await generate(3);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.startsWith('the whale')).toBe(true);
+      expect(result.stdout.endsWith('\n')).toBe(true);
+      // One character per token with the char tokenizer.
+      expect([...result.stdout.slice('the whale'.length, -1)]).toHaveLength(20);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'repeats output for one seed',
+    async () => {
+      const first = await generate(3);
+      const second = await generate(3);
+      const otherSeed = await generate(4);
+      expect(first.status).toBe(0);
+      expect(second.stdout).toBe(first.stdout);
+      expect(otherSeed.stdout).not.toBe(first.stdout);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects an empty model directory',
+    async () => {
+      const empty = join(directory, 'empty-model');
+      await mkdir(empty);
+      const result = await runCli(['generate', '--model', empty, '--prompt', 'the whale']);
+      expectOneLineError(result, 'generate', [join(empty, 'model.safetensors')]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox train invalid input', () => {
+  const cases: { name: string; argv: () => string[]; names: () => string[] }[] = [
+    {
+      name: 'missing corpus file',
+      argv: () => ['--corpus', join(directory, 'missing.txt')],
+      names: () => [JSON.stringify(join(directory, 'missing.txt')), 'not found'],
+    },
+    {
+      name: 'empty corpus file',
+      argv: () => ['--corpus', join(directory, 'empty.txt')],
+      names: () => [JSON.stringify(join(directory, 'empty.txt')), 'is empty'],
+    },
+    {
+      name: 'corpus shorter than context',
+      argv: () => ['--corpus', join(directory, 'ten.txt')],
+      names: () => ['--block-size 16', 'Its 10 tokens'],
+    },
+    { name: 'non-numeric --steps', argv: () => ['--steps', 'abc'], names: () => ['--steps', '"abc"'] },
+    {
+      name: 'indivisible --n-embd',
+      argv: () => ['--n-embd', '30', '--n-head', '4'],
+      names: () => ['--n-embd 30', '--n-head 4'],
+    },
+    { name: 'unknown option', argv: () => ['--stepz', '3'], names: () => ['--stepz'] },
+  ];
+
+  beforeAll(async () => {
+    await writeFile(join(directory, 'empty.txt'), '');
+    await writeFile(join(directory, 'ten.txt'), '0123456789');
+  });
+
+  it.each(cases)(
+    'rejects $name',
+    async ({ argv, names }) => {
+      // The tiny model comes first so that each case's own options override it.
+      const out = join(directory, 'invalid-run');
+      const result = await runCli(['train', '--corpus', corpusPath, ...TINY_MODEL, '--out', out, ...argv()]);
+      expectOneLineError(result, 'train', names());
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
