@@ -145,11 +145,19 @@ export class TrainingSession {
     return out;
   }
 
-  private views(kind: StateSlot['kind']): Map<string, Float32Array> {
+  /**
+   * The trainable parameters as they were before the last step, as views of the other half of the double
+   * buffer; valid until the next step. With `parameters()` this gives update norms without copying.
+   */
+  previousParameters(): Map<string, Float32Array> {
+    return this.views('parameter', 1 - this.parity);
+  }
+
+  private views(kind: StateSlot['kind'], parity = this.parity): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const { slot, buffers } of this.slotBuffers) {
       if (slot.kind !== kind) continue;
-      const buffer = buffers[this.parity];
+      const buffer = buffers[parity];
       for (const m of slot.members) out.set(m.parameter, buffer.subarray(m.offset, m.offset + m.size));
     }
     return out;

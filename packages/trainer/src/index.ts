@@ -1,6 +1,23 @@
 export { CHECKPOINT_FILES, decodeCheckpoint, encodeCheckpoint, type TrainerStateJson } from './checkpoint.js';
 export { RandomWindowSampler, splitTrainValidation, type TokenArray } from './data.js';
+export {
+  applyInitRules,
+  fans,
+  type InitRule,
+  type InitScheme,
+  initialize,
+  type WeightLayout,
+} from './init.js';
+export { crossEntropyLoss, klDivergenceLoss, l1Loss, likedTokensLoss, mseLoss, nllLoss } from './losses.js';
 export { type CosineScheduleOptions, cosineWithWarmup } from './schedule.js';
+export {
+  SCHEDULE_TYPES,
+  type ScheduleConfig,
+  scheduleCurve,
+  scheduleMultiplier,
+  validateSchedule,
+} from './schedules.js';
+export { firstNonFinite, histogram, type TensorStatistics, tensorStatistics } from './statistics.js';
 export {
   GptTrainer,
   type StepMetrics,

@@ -9,6 +9,7 @@ import {
   addTrainingStep,
   Graph,
   GraphSession,
+  type OptimizerConfig,
   Rng,
   type RngState,
   type SessionOptions,
@@ -18,6 +19,8 @@ import {
 import type * as ort from 'onnxruntime-common';
 import { RandomWindowSampler, type TokenArray } from './data.js';
 import { cosineWithWarmup } from './schedule.js';
+import { type ScheduleConfig, scheduleMultiplier, validateSchedule } from './schedules.js';
+import { firstNonFinite } from './statistics.js';
 
 /** Settings of a pretraining run, named as nanoGPT names them. */
 export interface TrainerOptions {
@@ -38,6 +41,16 @@ export interface TrainerOptions {
   /** Batches averaged per split by `evaluate`. */
   evalIters: number;
   seed: number;
+  /**
+   * The optimizer; defaults to AdamW with `beta1`, `beta2` and `weightDecay` above. Weight decay applies to
+   * matrices and embeddings only, as nanoGPT groups parameters.
+   */
+  optimizer?: OptimizerConfig;
+  /**
+   * A Hugging Face-style schedule that multiplies `learningRate`; when omitted, nanoGPT's linear warmup
+   * and cosine decay from `learningRate` to `minLearningRate` over `warmupSteps` and `maxSteps`.
+   */
+  schedule?: ScheduleConfig;
   session?: SessionOptions;
 }
 
@@ -130,17 +143,20 @@ export class GptTrainer {
       },
     });
     const loss = g.crossEntropy(logits, targets);
+    if (options.schedule) validateSchedule(options.schedule);
+    const optimizer: OptimizerConfig = options.optimizer ?? {
+      type: 'adamw',
+      beta1: options.beta1,
+      beta2: options.beta2,
+      eps: 1e-8,
+      weightDecay: options.weightDecay,
+    };
+    const decay = optimizer.weightDecay ?? 0;
     const spec = addTrainingStep(g, loss, {
-      optimizer: {
-        type: 'adamw',
-        beta1: options.beta1,
-        beta2: options.beta2,
-        eps: 1e-8,
-        weightDecay: options.weightDecay,
-      },
+      optimizer,
       maxGradNorm: options.gradClip,
       parameterSettings: (p) => ({
-        weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? options.weightDecay : 0,
+        weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? decay : 0,
       }),
     });
     const training = await TrainingSession.create(g, spec, options.session);
@@ -171,6 +187,8 @@ export class GptTrainer {
 
   /** The learning rate that step `step` (0-based) uses. */
   learningRateAt(step: number): number {
+    if (this.options.schedule)
+      return this.options.learningRate * scheduleMultiplier(this.options.schedule, step);
     return cosineWithWarmup(step, {
       maxLearningRate: this.options.learningRate,
       minLearningRate: this.options.minLearningRate,
@@ -189,9 +207,15 @@ export class GptTrainer {
     );
     for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
     const { loss, gradNorm } = await this.training.runStep(learningRate);
-    if (!Number.isFinite(loss)) {
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      // The inputs of the failed step show where it started; the updated values only show how it spread.
+      const before = firstNonFinite(this.training.previousParameters());
+      const culprit = before ?? firstNonFinite(this.training.parameters());
+      const where = culprit
+        ? `parameter ${culprit.name} ${before ? 'held' : 'became'} ${culprit.value} at index ${culprit.index}`
+        : `the loss is ${loss} and the gradient norm ${gradNorm} while every parameter is finite`;
       throw new Error(
-        `training diverged: the loss is ${loss} at step ${this.training.step}; lower the learning rate.`,
+        `training stopped at step ${this.training.step}: ${where}. Lower the learning rate or enable gradient clipping.`,
       );
     }
     return {
@@ -229,6 +253,27 @@ export class GptTrainer {
       return total / this.options.evalIters;
     };
     return { train: await meanLoss(this.trainSampler), validation: await meanLoss(this.validationSampler) };
+  }
+
+  /**
+   * L2 norm of each parameter's last update (new value minus old), by name; call it right after `trainStep`.
+   */
+  updateNorms(): Map<string, number> {
+    const previous = this.training.previousParameters();
+    const norms = new Map<string, number>();
+    for (const [name, current] of this.training.parameters()) {
+      const before = previous.get(name);
+      if (!before) continue;
+      let sum = 0;
+      for (let i = 0; i < current.length; i++) sum += (current[i] - before[i]) ** 2;
+      norms.set(name, Math.sqrt(sum));
+    }
+    return norms;
+  }
+
+  /** Live views of the current parameters; they change with the next step. */
+  parameterViews(): Map<string, Float32Array> {
+    return this.training.parameters();
   }
 
   /** Copies of the current parameters, by Hugging Face GPT-2 name. */
