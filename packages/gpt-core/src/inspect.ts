@@ -150,17 +150,20 @@ export function histogram(
     throw new Error(`histogram: the range must be finite with min <= max, got [${lo}, ${hi}].`);
   }
   if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5];
+  // Edges and bin indices are computed as numpy 1.x computes them (linspace edges, then a correction of the
+  // index by comparing with the edges), so values on an edge land in the same bin as in numpy.
+  const step = (hi - lo) / bins;
   const edges = new Float64Array(bins + 1);
-  for (let i = 0; i <= bins; i++) edges[i] = lo + ((hi - lo) * i) / bins;
+  for (let i = 0; i < bins; i++) edges[i] = i * step + lo;
   edges[bins] = hi;
+  const norm = bins / (hi - lo);
   const counts = new Uint32Array(bins);
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!(v >= lo && v <= hi)) continue;
-    let bin = Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins));
-    // Rounding in the division can put a value next to an edge into the neighbouring bin; the edges decide.
-    if (bin > 0 && v < edges[bin]) bin--;
-    else if (bin < bins - 1 && v >= edges[bin + 1]) bin++;
+    let bin = Math.min(bins - 1, Math.floor((v - lo) * norm));
+    if (v < edges[bin]) bin--;
+    else if (bin !== bins - 1 && v >= edges[bin + 1]) bin++;
     counts[bin]++;
   }
   return { edges, counts };
