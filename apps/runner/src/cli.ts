@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { closestMatch, UsageError } from './args.js';
 import { runGenerate } from './commands/generate.js';
 import { runTrain } from './commands/train.js';
-import { loadCorpus } from './corpus.js';
 import { generateUsage, parseGenerateOptions, parseTrainOptions, trainUsage } from './options.js';
 
 export const COMMANDS = ['train', 'generate', 'help'] as const;
@@ -62,8 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         io.stdout.write(helpText(rest));
         return 0;
       case 'train':
-        await trainCommand(rest, io);
-        return 0;
+        return await trainCommand(rest, io);
       case 'generate':
         await generateCommand(rest, io);
         return 0;
@@ -104,18 +102,18 @@ function helpText(args: readonly string[]): string {
   }
 }
 
-async function trainCommand(argv: readonly string[], io: CliIo): Promise<void> {
+/** Runs `glassbox train` and returns its exit status: 0, or 130 when Ctrl-C stopped it after a checkpoint. */
+async function trainCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseTrainOptions(argv);
   if (parsed.help) {
     io.stdout.write(trainUsage());
-    return;
+    return 0;
   }
   const options = parsed.options;
   if (options.resume !== undefined) {
     await requireDirectory('resume', options.resume);
   }
-  const corpus = await loadCorpus(options.corpus);
-  await runTrain(options, corpus);
+  return runTrain(options);
 }
 
 async function generateCommand(argv: readonly string[], io: CliIo): Promise<void> {

@@ -46,6 +46,11 @@ export interface TrainOptions {
   resume?: string;
   /** Intra-op thread count for ONNX Runtime, or undefined to let ONNX Runtime choose. */
   threads?: number;
+  /**
+   * The options given on the command line, without the leading dashes (`steps`, `n-layer`, ...). A resumed
+   * run keeps the checkpoint's settings except for these.
+   */
+  given: ReadonlySet<string>;
 }
 
 /** Defaults of `glassbox train`: a small model that trains on a laptop CPU in minutes. */
@@ -88,7 +93,7 @@ export const TRAIN_DEFAULTS = Object.freeze({
   valFraction: 0.1,
   /** Seed for weight initialization, batch sampling and dropout. */
   seed: 1337,
-} satisfies Omit<TrainOptions, 'out' | 'resume' | 'threads'>);
+} satisfies Omit<TrainOptions, 'out' | 'resume' | 'threads' | 'given'>);
 
 /** Validated options of `glassbox generate`. */
 export interface GenerateOptions {
@@ -375,7 +380,7 @@ export function parseTrainOptions(
     );
   }
   const out = parsed.out ?? parsed.resume ?? defaultRunDirectory(settings.now ?? new Date());
-  return { help: false, options: { ...parsed, out } };
+  return { help: false, options: { ...parsed, out, given: new Set(raw.values.keys()) } };
 }
 
 /**

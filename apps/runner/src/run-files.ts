@@ -3,6 +3,9 @@ import type { GptConfig } from '@glassbox/gpt-core';
 /** The tokenizer file of a run directory, in Hugging Face `tokenizer.json` form for BPE tokenizers. */
 export const TOKENIZER_FILE = 'tokenizer.json';
 
+/** The configuration of a run directory: Hugging Face's GPT2Config, plus the run's settings under `glassbox`. */
+export const CONFIG_FILE = 'config.json';
+
 /** The model weights of a run directory, with Hugging Face GPT-2 tensor names. */
 export const MODEL_FILE = 'model.safetensors';
 

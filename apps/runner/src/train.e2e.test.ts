@@ -295,14 +295,11 @@ describe('glassbox train interrupt', () => {
     checkpointStep = await readCheckpointStep(interruptedDirectory);
     interruptedMetrics = await readMetricsLines(interruptedDirectory);
 
-    // NOTE: --corpus is repeated because --resume does not restore the run's corpus.
-    resumed = await runCli(['train', '--resume', interruptedDirectory, '--corpus', corpusPath]);
+    resumed = await runCli(['train', '--resume', interruptedDirectory]);
     uninterrupted = await runCli(['train', ...trainOptions(), ...TINY_MODEL, '--out', fullDirectory]);
   }, TEST_TIMEOUT_MS);
 
-  // NOTE: fails because cli.ts sets process.exitCode to the 0 that runCli returns, which overwrites the
-  // 130 that runTrain sets after Ctrl-C.
-  it.fails('exits 130 on Ctrl-C', () => {
+  it('exits 130 on Ctrl-C', () => {
     expect(interrupted.status).toBe(130);
   });
 
@@ -361,9 +358,7 @@ describe('glassbox train interrupt', () => {
     expect(resumed.stdout).toBe(uninterrupted.stdout);
   });
 
-  // NOTE: fails because the checkpoint does not store --eval-interval. The resumed run evaluates every 250
-  // steps (the default) instead of every 500, and each extra evaluation advances the evaluation RNG.
-  it.fails('matches uninterrupted validation losses', async () => {
+  it('matches uninterrupted validation losses', async () => {
     const resumedLines = await readMetricsLines(interruptedDirectory);
     const fullLines = await readMetricsLines(fullDirectory);
     const evaluations = (lines: MetricsLine[]) =>
@@ -391,14 +386,12 @@ describe('glassbox train resume options', () => {
     expect(result.status).toBe(0);
   }, TEST_TIMEOUT_MS);
 
-  // NOTE: fails because runTrain takes maxSteps from the checkpoint and ignores --steps when resuming,
-  // so the run ends at its old last step.
-  it.fails(
+  it(
     'extends a run with --steps',
     async () => {
       const extended = join(directory, 'extended');
       await cp(finishedDirectory, extended, { recursive: true });
-      const result = await runCli(['train', '--resume', extended, '--corpus', corpusPath, '--steps', '15']);
+      const result = await runCli(['train', '--resume', extended, '--steps', '15']);
       expect(result.status).toBe(0);
       expect(await readCheckpointStep(extended)).toBe(15);
       expect(await readMetricsLines(extended)).toHaveLength(15);
@@ -406,9 +399,7 @@ describe('glassbox train resume options', () => {
     TEST_TIMEOUT_MS,
   );
 
-  // NOTE: fails because --resume without --corpus trains on moby-dick, whose characters this run's char
-  // tokenizer lacks.
-  it.fails(
+  it(
     'resumes without repeating --corpus',
     async () => {
       const copy = join(directory, 'resumed-without-corpus');

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { type GptConfig, GptInference, resolveGptConfig } from '@glassbox/gpt-core';
 import { Rng } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
@@ -7,23 +7,78 @@ import { CharTokenizer, type Tokenizer, trainBpe } from '@glassbox/tokenizers';
 import { loadTokenizer, saveTokenizer } from '@glassbox/tokenizers/node';
 import { GptTrainer, type TrainerOptions } from '@glassbox/trainer';
 import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
-import { type Corpus, checkCorpusLength } from '../corpus.js';
+import { checkCorpusLength, loadCorpus, MOBY_DICK } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
 import { GENERATE_DEFAULTS, type TrainOptions, UsageError } from '../options.js';
 import { lossCurveSpec, renderChart } from '../plot.js';
 import { createTrainingProgress } from '../progress.js';
-import { huggingFaceConfig, TOKENIZER_FILE } from '../run-files.js';
+import { CONFIG_FILE, huggingFaceConfig, TOKENIZER_FILE } from '../run-files.js';
 
 /** Length of the sample printed at the end of training, in tokens. */
 const SAMPLE_TOKENS = 300;
 
-/** Trains a model on `corpus` as `options` describe, writing the run to `options.out`. */
-export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<void> {
+/** Settings of a run that are not part of the trainer's checkpoint, kept in `config.json` under `glassbox`. */
+interface RunSettings {
+  corpus: string;
+  tokenizer: string;
+  evalInterval: number;
+  valFraction: number;
+}
+
+/**
+ * The first option given on the command line that would change a setting of the run being resumed, as
+ * `[flag, given value, run's value]`. A resumed run keeps its model, data and optimizer; `--steps`,
+ * `--eval-interval`, `--out` and `--threads` may change.
+ */
+function changedOnResume(
+  options: TrainOptions,
+  trainer: Omit<TrainerOptions, 'session'>,
+  run: RunSettings,
+): [string, unknown, unknown] | undefined {
+  const tokenizerKind = options.tokenizer === 'char' ? 'char' : 'byte-level-bpe';
+  const fixed: [string, unknown, unknown][] = [
+    ['corpus', options.corpus === MOBY_DICK ? MOBY_DICK : resolve(options.corpus), run.corpus],
+    ['tokenizer', tokenizerKind, run.tokenizer],
+    ['bpe-vocab-size', options.bpeVocabSize, trainer.model.vocabSize],
+    ['n-layer', options.nLayer, trainer.model.nLayer],
+    ['n-head', options.nHead, trainer.model.nHead],
+    ['n-embd', options.nEmbd, trainer.model.nEmbd],
+    ['block-size', options.blockSize, trainer.model.blockSize],
+    ['dropout', options.dropout, trainer.model.dropout],
+    ['batch-size', options.batchSize, trainer.batchSize],
+    ['lr', options.lr, trainer.learningRate],
+    ['min-lr', options.minLr, trainer.minLearningRate],
+    ['warmup-steps', options.warmupSteps, trainer.warmupSteps],
+    ['weight-decay', options.weightDecay, trainer.weightDecay],
+    ['grad-clip', options.gradClip, trainer.gradClip],
+    ['eval-iters', options.evalIters, trainer.evalIters],
+    ['val-fraction', options.valFraction, run.valFraction],
+    ['seed', options.seed, trainer.seed],
+  ];
+  return fixed.find(([flag, given, stored]) => options.given.has(flag) && given !== stored);
+}
+
+/**
+ * Trains a model as `options` describe, writing the run to `options.out`, and returns the exit status: 0, or
+ * 130 when Ctrl-C stopped training (after saving a checkpoint that `--resume` continues from).
+ */
+export async function runTrain(options: TrainOptions): Promise<number> {
   const out = options.out;
-  await mkdir(out, { recursive: true });
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   const resumed = options.resume ? await loadCheckpoint(options.resume) : undefined;
+  const previous = options.resume ? await readRunSettings(options.resume) : undefined;
+  if (resumed && previous) {
+    const changed = changedOnResume(options, resumed.options, previous);
+    if (changed) {
+      const [flag, given, stored] = changed;
+      throw new UsageError(
+        `--${flag} ${given} differs from ${stored}, the value of the run in ${options.resume}; a resumed run keeps ` +
+          'its model, data and optimizer settings. Drop the option, or start a new run without --resume.',
+      );
+    }
+  }
+  const corpus = await loadCorpus(previous?.corpus ?? options.corpus);
   const tokenizer = resumed
     ? await loadTokenizer(join(options.resume!, TOKENIZER_FILE))
     : await buildTokenizer(options, corpus.text, log);
@@ -45,7 +100,11 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
     );
   }
   const trainerOptions: TrainerOptions = resumed
-    ? { ...resumed.options, session: sessionOptions(options) }
+    ? {
+        ...resumed.options,
+        maxSteps: options.given.has('steps') ? options.steps : resumed.options.maxSteps,
+        session: sessionOptions(options),
+      }
     : {
         model,
         batchSize: options.batchSize,
@@ -61,17 +120,30 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
         seed: options.seed,
         session: sessionOptions(options),
       };
-  const valFraction = options.valFraction;
-  const sizes = checkCorpusLength(tokens.length, model.blockSize, valFraction);
+  if (resumed && trainerOptions.maxSteps < resumed.state.step) {
+    throw new UsageError(
+      `--steps ${trainerOptions.maxSteps} is below the ${resumed.state.step} steps ${options.resume} already took; give a larger --steps.`,
+    );
+  }
+  const settings: RunSettings = {
+    corpus: corpus.name === MOBY_DICK ? MOBY_DICK : resolve(corpus.name),
+    tokenizer: tokenizer.kind,
+    evalInterval:
+      options.given.has('eval-interval') || !previous ? options.evalInterval : previous.evalInterval,
+    valFraction: previous?.valFraction ?? options.valFraction,
+  };
+  const sizes = checkCorpusLength(tokens.length, model.blockSize, settings.valFraction);
   const data = { train: tokens.subarray(0, sizes.train), validation: tokens.subarray(sizes.train) };
 
+  // Everything is validated; only now does the run directory appear.
+  await mkdir(out, { recursive: true });
   if (!resumed) {
     await saveTokenizer(join(out, TOKENIZER_FILE), tokenizer);
   }
   const { session: _session, ...persisted } = trainerOptions;
   await writeFileAtomic(
-    join(out, 'config.json'),
-    `${JSON.stringify(huggingFaceConfig(model, { corpus: corpus.name, tokenizer: tokenizer.kind, training: { ...persisted, valFraction } }), null, 2)}\n`,
+    join(out, CONFIG_FILE),
+    `${JSON.stringify(huggingFaceConfig(model, { ...settings, training: persisted }), null, 2)}\n`,
   );
 
   const trainer = await GptTrainer.create(trainerOptions, data, resumed?.state);
@@ -97,7 +169,6 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
   process.on('SIGINT', onSigint);
   const progress = createTrainingProgress({ totalSteps: trainerOptions.maxSteps, startStep });
   const started = performance.now();
-  const evalInterval = options.evalInterval;
   try {
     while (trainer.step < trainerOptions.maxSteps && !interrupted) {
       const stepStart = performance.now();
@@ -112,7 +183,7 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
         elapsedSeconds: previousSeconds + (performance.now() - started) / 1000,
       };
       const isLast = step.step === trainerOptions.maxSteps;
-      if (step.step % evalInterval === 0 || isLast) {
+      if (step.step % settings.evalInterval === 0 || isLast) {
         const losses = await trainer.evaluate();
         record.valLoss = losses.validation;
         progress.log(
@@ -140,17 +211,43 @@ export async function runTrain(options: TrainOptions, corpus: Corpus): Promise<v
     log(
       `glassbox train: interrupted at step ${trainer.step}; checkpoint saved in ${out}. Continue with --resume ${out}`,
     );
-    process.exitCode = 130;
-    return;
+    return 130;
   }
 
   const parameters = trainer.parameters();
   await trainer.release();
   log(
-    `glassbox train: wrote ${out} (model.safetensors, ${TOKENIZER_FILE}, config.json, ${METRICS_FILE}, loss.svg, loss.png)`,
+    `glassbox train: wrote ${out} (model.safetensors, ${TOKENIZER_FILE}, ${CONFIG_FILE}, ${METRICS_FILE}, loss.svg, loss.png)`,
   );
-  const sample = await generateSample(model, parameters, tokenizer, options.seed);
+  const sample = await generateSample(model, parameters, tokenizer, trainerOptions.seed);
   process.stdout.write(`\n--- sample ---\n${sample}\n`);
+  return 0;
+}
+
+/** The run settings that `glassbox train` stored in a run directory's config.json. */
+async function readRunSettings(directory: string): Promise<RunSettings> {
+  const path = join(directory, CONFIG_FILE);
+  let config: { glassbox?: Partial<RunSettings> };
+  try {
+    config = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${path} (${(error as Error).message}); --resume needs a run directory written by glassbox train.`,
+    );
+  }
+  const run = config.glassbox;
+  if (
+    !run ||
+    typeof run.corpus !== 'string' ||
+    typeof run.evalInterval !== 'number' ||
+    typeof run.valFraction !== 'number' ||
+    typeof run.tokenizer !== 'string'
+  ) {
+    throw new UsageError(
+      `${path} has no complete "glassbox" section; --resume needs a run directory written by glassbox train.`,
+    );
+  }
+  return run as RunSettings;
 }
 
 function sessionOptions(options: TrainOptions) {
@@ -163,18 +260,13 @@ async function buildTokenizer(
   log: (line: string) => void,
 ): Promise<Tokenizer> {
   if (options.tokenizer === 'char') return CharTokenizer.fromText(text);
-  const merges = options.bpeVocabSize - 256;
-  const progress = createTrainingProgress({ totalSteps: Math.max(merges, 1) });
-  log(`glassbox train: training a byte-level BPE tokenizer with ${options.bpeVocabSize} tokens`);
-  try {
-    return trainBpe(text, {
-      vocabSize: options.bpeVocabSize,
-      preTokenizer: 'gpt2',
-      onProgress: (done) => progress.update({ step: done, loss: Number.NaN, tokensPerSecond: Number.NaN }),
-    });
-  } finally {
-    progress.stop();
-  }
+  const started = performance.now();
+  const tokenizer = trainBpe(text, { vocabSize: options.bpeVocabSize, preTokenizer: 'gpt2' });
+  const seconds = (performance.now() - started) / 1000;
+  log(
+    `glassbox train: trained a byte-level BPE tokenizer with ${tokenizer.vocabSize} tokens in ${seconds.toFixed(1)} s`,
+  );
+  return tokenizer;
 }
 
 function encodeCorpus(tokenizer: Tokenizer, text: string, name: string): Int32Array {
