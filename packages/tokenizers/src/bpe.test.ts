@@ -163,16 +163,37 @@ describe('ByteLevelBpeTokenizer', () => {
     const endOfText = tokenizer.specialTokens.get('<|endoftext|>')!;
     const end = tokenizer.specialTokens.get('<|end|>')!;
 
-    const plain = tokenizer.encode(text);
+    expect(() => tokenizer.encode(text)).toThrowError(
+      /Disallowed special token "<\|endoftext\|>" found in the text at index 5/,
+    );
+    expect(() => tokenizer.encode(text, { allowedSpecial: new Set(['<|endoftext|>']) })).toThrowError(
+      /"<\|end\|>" found in the text at index 24/,
+    );
+    expect(() => tokenizer.encode(text, { disallowedSpecial: new Set(['<pad>']) })).toThrowError(/"<pad>"/);
+    const plain = tokenizer.encode(text, { disallowedSpecial: new Set() });
     expect(plain).not.toContain(endOfText);
     expect(tokenizer.decode(plain)).toBe(text);
+    // As in tiktoken, a token listed in disallowedSpecial raises even when it is also allowed.
+    const both = {
+      allowedSpecial: new Set(['<|endoftext|>']),
+      disallowedSpecial: new Set(['<|endoftext|>']),
+    };
+    expect(() => tokenizer.encode(text, both)).toThrowError(/"<\|endoftext\|>"/);
+    const onlyEndOfText = tokenizer.encode(text, {
+      allowedSpecial: new Set(['<|endoftext|>']),
+      disallowedSpecial: new Set(),
+    });
+    expect(onlyEndOfText.filter((id) => id >= 298)).toEqual([endOfText]);
 
     const all = tokenizer.encode(text, { allowedSpecial: 'all' });
     expect(all.filter((id) => id >= 298)).toEqual([endOfText, end]);
     expect(all.slice(0, all.indexOf(endOfText))).toEqual(tokenizer.encode('Alice'));
     expect(tokenizer.decode(all)).toBe(text);
 
-    const some = tokenizer.encode(text, { allowedSpecial: new Set(['<|end|>']) });
+    const some = tokenizer.encode(text, {
+      allowedSpecial: new Set(['<|end|>']),
+      disallowedSpecial: new Set(),
+    });
     expect(some.filter((id) => id >= 298)).toEqual([end]);
     expect(() => tokenizer.encode(text, { allowedSpecial: new Set(['<pad>']) })).toThrowError(/"<pad>"/);
   });

@@ -3,6 +3,7 @@ import { type HuggingFaceTokenizerJson, preTokenizerToJson } from './hf-json-sha
 import { MergeTable } from './merge-table.js';
 import {
   buildSpecialTokenRegex,
+  checkDisallowedSpecial,
   checkPreTokenizerName,
   forEachChunk,
   type PreTokenizerName,
@@ -19,9 +20,20 @@ export interface ByteLevelBpeModel {
    * exactly once. Ids used only by special tokens may be left `undefined`.
    */
   vocab: ReadonlyArray<Uint8Array | undefined>;
-  /** Pairs of token ids in merge order: index 0 is the first merge (rank 0). */
+  /**
+   * Pairs of token ids in merge order: index 0 is the first merge (rank 0). Must be empty when
+   * `tokenRanks` is true.
+   */
   merges: ReadonlyArray<readonly [number, number]>;
+  /**
+   * Whether the ids are tiktoken ranks, as in OpenAI's rank files: any two adjacent tokens whose
+   * bytes join into a token merge, with that token's id as rank, and each step merges the leftmost
+   * pair of lowest rank. Default false.
+   */
+  tokenRanks?: boolean;
   preTokenizer: PreTokenizerName;
+  /** Unicode normalization applied to the text before encoding, such as `'NFKC'`. Default none. */
+  normalizer?: UnicodeNormalization;
   /** Special-token strings and their ids, which may reuse an ordinary token's id. */
   specialTokens?: ReadonlyMap<string, number> | Readonly<Record<string, number>>;
   /**
@@ -31,12 +43,23 @@ export interface ByteLevelBpeModel {
   ignoreMerges?: boolean;
 }
 
+/** The Unicode normalization forms of `String.prototype.normalize`. */
+export type UnicodeNormalization = 'NFC' | 'NFD' | 'NFKC' | 'NFKD';
+
 /** Options for `ByteLevelBpeTokenizer.fromVocabAndMerges`. */
 export interface VocabAndMergesOptions {
   /** Default `'gpt2'`. */
   preTokenizer?: PreTokenizerName;
   specialTokens?: ReadonlyMap<string, number> | Readonly<Record<string, number>>;
   ignoreMerges?: boolean;
+  normalizer?: UnicodeNormalization;
+}
+
+/** Options for `ByteLevelBpeTokenizer.fromTiktokenRanks`. */
+export interface TiktokenRanksOptions {
+  preTokenizer: PreTokenizerName;
+  specialTokens?: ReadonlyMap<string, number> | Readonly<Record<string, number>>;
+  normalizer?: UnicodeNormalization;
 }
 
 const utf8Encoder = new TextEncoder();
@@ -57,10 +80,10 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   readonly kind = 'byte-level-bpe';
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
-  /** Pairs of token ids in merge order. */
-  readonly merges: ReadonlyArray<readonly [number, number]>;
   readonly preTokenizer: PreTokenizerName;
   readonly ignoreMerges: boolean;
+  readonly tokenRanks: boolean;
+  readonly normalizer: UnicodeNormalization | undefined;
 
   private readonly tokenBytes: ReadonlyArray<Uint8Array | undefined>;
   private readonly byteToId = new Int32Array(256).fill(-1);
@@ -69,10 +92,13 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   private readonly mergeTable: MergeTable;
   private readonly allSpecialRegex: RegExp | undefined;
   private readonly cache = new Map<string, number[]>();
+  private mergeList: ReadonlyArray<readonly [number, number]> | undefined;
 
   constructor(model: ByteLevelBpeModel) {
     this.preTokenizer = checkPreTokenizerName(model.preTokenizer);
     this.ignoreMerges = model.ignoreMerges ?? false;
+    this.tokenRanks = model.tokenRanks ?? false;
+    this.normalizer = checkNormalizer(model.normalizer);
     this.specialTokens = toSpecialTokenMap(model.specialTokens);
     this.tokenBytes = model.vocab.map((bytes) => (bytes === undefined ? undefined : bytes.slice()));
 
@@ -84,9 +110,16 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     this.vocabSize = maxId + 1;
 
     this.indexVocab();
-    const results = model.merges.map((pair, rank) => this.mergeResult(pair, rank));
-    this.merges = model.merges.map(([left, right]) => [left, right] as const);
-    this.mergeTable = new MergeTable(this.merges, results, this.vocabSize);
+    if (this.tokenRanks) {
+      if (model.merges.length > 0) {
+        throw new Error('Invalid model: a model with tokenRanks true must have an empty merges list');
+      }
+      this.mergeTable = MergeTable.fromTokenRanks(this.tokenBytes, this.idsByBytes, this.vocabSize);
+    } else {
+      const results = model.merges.map((pair, rank) => this.mergeResult(pair, rank));
+      this.mergeList = model.merges.map(([left, right]) => [left, right] as const);
+      this.mergeTable = new MergeTable(this.mergeList, results, this.vocabSize);
+    }
     this.allSpecialRegex = buildSpecialTokenRegex(this.specialTokens.keys());
   }
 
@@ -188,6 +221,51 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   }
 
   /**
+   * Builds a tokenizer from tiktoken ranks: `ranks[id]` is the bytes of the token with that id and
+   * rank, as a tiktoken rank file lists them (see `parseTiktokenRanks`). Ids without bytes may be
+   * used by special tokens.
+   */
+  static fromTiktokenRanks(
+    ranks: ReadonlyArray<Uint8Array | undefined>,
+    options: TiktokenRanksOptions,
+  ): ByteLevelBpeTokenizer {
+    return new ByteLevelBpeTokenizer({
+      vocab: ranks,
+      merges: [],
+      tokenRanks: true,
+      preTokenizer: options.preTokenizer,
+      specialTokens: options.specialTokens,
+      normalizer: options.normalizer,
+    });
+  }
+
+  /**
+   * Pairs of token ids in merge order. For a model with `tokenRanks`, the list is derived as
+   * Hugging Face's tiktoken converter derives it: each token, in rank order, gets one merge per
+   * split into two tokens of lower rank, ordered by the ranks of the two parts.
+   */
+  get merges(): ReadonlyArray<readonly [number, number]> {
+    if (this.mergeList === undefined) this.mergeList = this.deriveMerges();
+    return this.mergeList;
+  }
+
+  private deriveMerges(): [number, number][] {
+    const merges: [number, number][] = [];
+    this.tokenBytes.forEach((bytes, id) => {
+      if (bytes === undefined || bytes.length < 2) return;
+      const splits: [number, number][] = [];
+      for (let split = 1; split < bytes.length; split++) {
+        const left = this.idsByBytes.get(bytesToKey(bytes.subarray(0, split)));
+        const right = this.idsByBytes.get(bytesToKey(bytes.subarray(split)));
+        if (left !== undefined && right !== undefined && left < id && right < id) splits.push([left, right]);
+      }
+      splits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      merges.push(...splits);
+    });
+    return merges;
+  }
+
+  /**
    * Builds GPT-2's tokenizer from the text of OpenAI's `encoder.json` and `vocab.bpe` files.
    * `<|endoftext|>` becomes a special token when the vocabulary contains it.
    */
@@ -200,10 +278,21 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     return ByteLevelBpeTokenizer.fromVocabAndMerges(vocab, merges, { preTokenizer: 'gpt2', specialTokens });
   }
 
-  /** Encodes `text` to token ids. Special tokens are recognized only as `options.allowedSpecial` allows. */
+  /**
+   * Encodes `text` to token ids. Special tokens are recognized only as `options.allowedSpecial`
+   * allows, and by default the text of any other special token raises an Error that names it.
+   */
   encode(text: string, options: EncodeOptions = {}): number[] {
+    if (this.normalizer !== undefined) text = text.normalize(this.normalizer);
     const specialRegex = resolveSpecialRegex(
       options.allowedSpecial,
+      this.specialTokens,
+      this.allSpecialRegex,
+    );
+    checkDisallowedSpecial(
+      text,
+      options.allowedSpecial,
+      options.disallowedSpecial,
       this.specialTokens,
       this.allSpecialRegex,
     );
@@ -319,7 +408,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
       truncation: null,
       padding: null,
       added_tokens: addedTokens,
-      normalizer: null,
+      normalizer: this.normalizer === undefined ? null : { type: this.normalizer },
       pre_tokenizer: preTokenizerToJson(this.preTokenizer),
       post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
@@ -353,4 +442,11 @@ function checkId(id: unknown, owner: string) {
   if (!Number.isSafeInteger(id) || (id as number) < 0) {
     throw new Error(`Invalid id ${JSON.stringify(id)} for ${owner}: expected a non-negative integer`);
   }
+}
+
+function checkNormalizer(value: unknown): UnicodeNormalization | undefined {
+  if (value === undefined || value === 'NFC' || value === 'NFD' || value === 'NFKC' || value === 'NFKD') {
+    return value;
+  }
+  throw new Error(`Invalid normalizer ${JSON.stringify(value)}: expected 'NFC', 'NFD', 'NFKC' or 'NFKD'`);
 }

@@ -1,4 +1,9 @@
-import { CL100K_SPLIT_PATTERN, GPT2_SPLIT_PATTERN, type PreTokenizerName } from './pre-tokenize.js';
+import {
+  CL100K_SPLIT_PATTERN,
+  GPT2_SPLIT_PATTERN,
+  O200K_SPLIT_PATTERN,
+  type PreTokenizerName,
+} from './pre-tokenize.js';
 
 /**
  * The parts of a Hugging Face `tokenizer.json` that this package writes. Other libraries read the
@@ -9,7 +14,7 @@ export interface HuggingFaceTokenizerJson {
   truncation: null;
   padding: null;
   added_tokens: HuggingFaceAddedToken[];
-  normalizer: null;
+  normalizer: { type: 'NFC' | 'NFD' | 'NFKC' | 'NFKD' } | null;
   pre_tokenizer: HuggingFacePreTokenizer;
   post_processor: Record<string, unknown> | null;
   decoder: Record<string, unknown>;
@@ -60,10 +65,16 @@ export function preTokenizerToJson(name: PreTokenizerName): HuggingFacePreTokeni
     case 'none':
       return byteLevel(false);
     case 'cl100k':
+    case 'o200k':
       return {
         type: 'Sequence',
         pretokenizers: [
-          { type: 'Split', pattern: { Regex: CL100K_SPLIT_PATTERN }, behavior: 'Isolated', invert: false },
+          {
+            type: 'Split',
+            pattern: { Regex: name === 'cl100k' ? CL100K_SPLIT_PATTERN : O200K_SPLIT_PATTERN },
+            behavior: 'Isolated',
+            invert: false,
+          },
           byteLevel(false),
         ],
       };
@@ -73,6 +84,7 @@ export function preTokenizerToJson(name: PreTokenizerName): HuggingFacePreTokeni
 const PATTERNS: ReadonlyMap<string, PreTokenizerName> = new Map([
   [GPT2_SPLIT_PATTERN, 'gpt2'],
   [CL100K_SPLIT_PATTERN, 'cl100k'],
+  [O200K_SPLIT_PATTERN, 'o200k'],
 ]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -117,6 +129,6 @@ export function preTokenizerFromJson(json: unknown): PreTokenizerName {
     }
   }
   throw new Error(
-    `Unsupported tokenizer.json pre_tokenizer ${jsonText}: expected ByteLevel, or Split with the GPT-2 or cl100k pattern followed by ByteLevel`,
+    `Unsupported tokenizer.json pre_tokenizer ${jsonText}: expected ByteLevel, or Split with the GPT-2, cl100k or o200k pattern followed by ByteLevel`,
   );
 }

@@ -1,6 +1,23 @@
-export { type ByteLevelBpeModel, ByteLevelBpeTokenizer, type VocabAndMergesOptions } from './bpe.js';
+export {
+  type ByteLevelBpeModel,
+  ByteLevelBpeTokenizer,
+  type TiktokenRanksOptions,
+  type UnicodeNormalization,
+  type VocabAndMergesOptions,
+} from './bpe.js';
 export { bytesToTokenString, tokenStringToBytes } from './byte-level.js';
 export { CharTokenizer, type CharTokenizerJson, type CharTokenizerOptions } from './char.js';
+export {
+  type ClaudeTokenizerJson,
+  claudeTokenizerFromJson,
+  ENCODING_NAMES,
+  type EncodingName,
+  encodingFromRanks,
+  encodingSpecialTokens,
+  loadEncoding,
+  parseTiktokenRanks,
+  rankListToBytes,
+} from './encodings.js';
 export type {
   HuggingFaceAddedToken,
   HuggingFacePreTokenizer,
@@ -10,6 +27,7 @@ export { tokenizerFromJSON } from './json.js';
 export {
   CL100K_SPLIT_PATTERN,
   GPT2_SPLIT_PATTERN,
+  O200K_SPLIT_PATTERN,
   type PreTokenizerName,
   preTokenize,
 } from './pre-tokenize.js';

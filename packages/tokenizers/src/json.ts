@@ -57,9 +57,18 @@ function byteLevelBpeFromHuggingFace(json: Record<string, unknown>): ByteLevelBp
       `Unknown tokenizer type ${JSON.stringify(modelType)}: only BPE tokenizer.json models are supported`,
     );
   }
-  if (json.normalizer !== null && json.normalizer !== undefined) {
+  const normalizer = json.normalizer;
+  const normalizerType = isObject(normalizer) ? normalizer.type : undefined;
+  const unicodeForm =
+    normalizerType === 'NFC' ||
+    normalizerType === 'NFD' ||
+    normalizerType === 'NFKC' ||
+    normalizerType === 'NFKD'
+      ? normalizerType
+      : undefined;
+  if (normalizer !== null && normalizer !== undefined && unicodeForm === undefined) {
     throw new Error(
-      `Unsupported tokenizer.json normalizer ${JSON.stringify(json.normalizer)}: expected null`,
+      `Unsupported tokenizer.json normalizer ${JSON.stringify(normalizer)} for a byte-level BPE model: expected null, NFC, NFD, NFKC or NFKD`,
     );
   }
   if (typeof model.dropout === 'number' && model.dropout > 0) {
@@ -95,6 +104,7 @@ function byteLevelBpeFromHuggingFace(json: Record<string, unknown>): ByteLevelBp
       preTokenizer: preTokenizerFromJson(json.pre_tokenizer),
       specialTokens,
       ignoreMerges: model.ignore_merges === true,
+      normalizer: unicodeForm,
     },
   );
 }

@@ -1,17 +1,28 @@
 /**
  * The merges of a byte-level BPE model in lookup form, and the encoding of one pre-tokenizer chunk
  * by applying them.
+ *
+ * Two kinds of model use it. A merge list (GPT-2's `vocab.bpe`, Hugging Face `merges`) gives each
+ * pair the index of its merge as rank. A tiktoken rank file has no merge list: any two adjacent
+ * tokens whose bytes join into a token may merge, with the rank of the joined token, so several
+ * pairs can share a rank. `fromTokenRanks` builds that form.
  */
 export class MergeTable {
   /** Multiplier of the left id in a pair key, larger than any id. */
   readonly stride: number;
-  private readonly ranks = new Map<number, number>();
-  private readonly results: number[] = [];
+  private readonly ranks: PairMap;
+  private readonly results: ArrayLike<number>;
   /**
    * Whether every merge uses only bytes and tokens that all earlier merges have finished creating,
-   * as in any BPE trained without duplicate tokens. Only then does `applyWithHeap` give the same result as `applyByScanning`.
+   * as in any BPE trained without duplicate tokens. Only then does `applyWithHeap` give the same
+   * result as `applyByScanning`.
    */
   readonly ordered: boolean;
+  /**
+   * Whether each step merges only the leftmost pair of lowest rank, as tiktoken does, instead of
+   * every occurrence of that pair, as GPT-2's `encoder.py` does.
+   */
+  readonly leftmostOnly: boolean;
 
   /**
    * `merges[rank]` is the pair of ids merged at that rank and `results[rank]` the id it becomes.
@@ -19,12 +30,13 @@ export class MergeTable {
    */
   constructor(merges: ReadonlyArray<readonly [number, number]>, results: readonly number[], stride: number) {
     this.stride = stride;
+    this.ranks = new PairMap(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const [left, right] = merges[rank];
-      const key = left * stride + right;
-      if (!this.ranks.has(key)) this.ranks.set(key, rank);
+      this.ranks.setIfAbsent(left, right, rank);
     }
     this.results = results.slice();
+    this.leftmostOnly = false;
 
     // The last rank at which each token is created, for tokens that more than one merge creates.
     const createdAtRank = new Map<number, number>();
@@ -39,9 +51,42 @@ export class MergeTable {
     this.ordered = ordered;
   }
 
+  /**
+   * Builds the merge table of a tiktoken vocabulary, where the id of a token is its rank.
+   * `idsByKey` maps the `bytesToKey` form of each token to its id. Every split of a token into two
+   * tokens becomes a pair with the token's rank.
+   */
+  static fromTokenRanks(
+    tokenBytes: ReadonlyArray<Uint8Array | undefined>,
+    idsByKey: ReadonlyMap<string, number>,
+    stride: number,
+  ): MergeTable {
+    const table: MergeTable = Object.create(MergeTable.prototype);
+    const pairs: number[] = [];
+    for (let id = 0; id < tokenBytes.length; id++) {
+      const bytes = tokenBytes[id];
+      if (bytes === undefined || bytes.length < 2) continue;
+      let key = '';
+      for (const byte of bytes) key += String.fromCharCode(byte);
+      for (let split = 1; split < key.length; split++) {
+        const left = idsByKey.get(key.slice(0, split));
+        if (left === undefined) continue;
+        const right = idsByKey.get(key.slice(split));
+        if (right !== undefined) pairs.push(left, right, id);
+      }
+    }
+    const ranks = new PairMap(pairs.length / 3);
+    for (let i = 0; i < pairs.length; i += 3) ranks.setIfAbsent(pairs[i], pairs[i + 1], pairs[i + 2]);
+    const identity = new Int32Array(stride);
+    for (let id = 0; id < stride; id++) identity[id] = id;
+    Object.assign(table, { stride, ranks, results: identity, ordered: true, leftmostOnly: true });
+    return table;
+  }
+
   /** Returns the rank of the merge of `left` followed by `right`, or `undefined` if there is none. */
   rank(left: number, right: number): number | undefined {
-    return this.ranks.get(left * this.stride + right);
+    const rank = this.ranks.get(left, right);
+    return rank < 0 ? undefined : rank;
   }
 
   /**
@@ -54,6 +99,11 @@ export class MergeTable {
     return useHeap ? this.applyWithHeap(ids) : this.applyByScanning(ids);
   }
 
+  /** Returns the id that the merge of rank `rank` creates. */
+  result(rank: number): number {
+    return this.results[rank];
+  }
+
   /** Scans for the lowest-rank pair on every step: quadratic, but fastest for short chunks. */
   applyByScanning(ids: number[]): number[] {
     let length = ids.length;
@@ -61,8 +111,8 @@ export class MergeTable {
       let bestRank = Number.POSITIVE_INFINITY;
       let bestPosition = -1;
       for (let i = 0; i < length - 1; i++) {
-        const rank = this.ranks.get(ids[i] * this.stride + ids[i + 1]);
-        if (rank !== undefined && rank < bestRank) {
+        const rank = this.ranks.get(ids[i], ids[i + 1]);
+        if (rank >= 0 && rank < bestRank) {
           bestRank = rank;
           bestPosition = i;
         }
@@ -72,6 +122,12 @@ export class MergeTable {
       const left = ids[bestPosition];
       const right = ids[bestPosition + 1];
       const merged = this.results[bestRank];
+      if (this.leftmostOnly) {
+        ids[bestPosition] = merged;
+        ids.copyWithin(bestPosition + 1, bestPosition + 2, length);
+        length--;
+        continue;
+      }
       let write = bestPosition;
       let read = bestPosition;
       while (read < length) {
@@ -196,3 +252,51 @@ class PairHeap {
 }
 
 const POSITION_RANGE = 2 ** 32;
+
+/**
+ * Hash map from a pair of non-negative int32 ids to a non-negative int32 value, with open
+ * addressing and linear probing in typed arrays. It is faster and smaller than a `Map` with
+ * numeric keys above 2^31, which V8 stores as boxed doubles.
+ */
+class PairMap {
+  private readonly lefts: Int32Array;
+  private readonly rights: Int32Array;
+  private readonly values: Int32Array;
+  private readonly mask: number;
+
+  constructor(expectedSize: number) {
+    let capacity = 16;
+    while (capacity < expectedSize * 2) capacity *= 2;
+    this.lefts = new Int32Array(capacity).fill(-1);
+    this.rights = new Int32Array(capacity);
+    this.values = new Int32Array(capacity);
+    this.mask = capacity - 1;
+  }
+
+  private slot(left: number, right: number): number {
+    let hash = Math.imul(left, 0x9e3779b1) ^ Math.imul(right + 0x7f4a7c15, 0x85ebca6b);
+    hash ^= hash >>> 15;
+    hash = Math.imul(hash, 0x2c1b3c6d);
+    hash ^= hash >>> 13;
+    let index = hash & this.mask;
+    while (this.lefts[index] !== -1 && (this.lefts[index] !== left || this.rights[index] !== right)) {
+      index = (index + 1) & this.mask;
+    }
+    return index;
+  }
+
+  /** Returns the value of the pair, or -1 when it has none. */
+  get(left: number, right: number): number {
+    const index = this.slot(left, right);
+    return this.lefts[index] === -1 ? -1 : this.values[index];
+  }
+
+  /** Sets the value of the pair unless it already has one. The map never grows past its expected size. */
+  setIfAbsent(left: number, right: number, value: number) {
+    const index = this.slot(left, right);
+    if (this.lefts[index] !== -1) return;
+    this.lefts[index] = left;
+    this.rights[index] = right;
+    this.values[index] = value;
+  }
+}

@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import type { ByteLevelBpeTokenizer } from './bpe.js';
 import type { CharTokenizer } from './char.js';
+import {
+  type ClaudeTokenizerJson,
+  claudeTokenizerFromJson,
+  type EncodingName,
+  encodingFromRanks,
+  parseTiktokenRanks,
+} from './encodings.js';
 import { tokenizerFromJSON } from './json.js';
 import type { Tokenizer } from './types.js';
 
@@ -31,4 +39,18 @@ export async function saveTokenizer(path: string, tokenizer: Tokenizer): Promise
     await rm(temporaryPath, { force: true });
     throw error;
   }
+}
+
+/** Reads a tiktoken rank file (`base64-token rank` lines) and builds the OpenAI encoding `name` from it. */
+export async function loadTiktokenFile(path: string, name: EncodingName): Promise<ByteLevelBpeTokenizer> {
+  return encodingFromRanks(name, parseTiktokenRanks(await readFile(path, 'utf8')));
+}
+
+/**
+ * Builds the legacy Claude tokenizer from the `claude.json` that the installed
+ * `@anthropic-ai/tokenizer` package ships, with no network access.
+ */
+export async function loadClaudeTokenizer(): Promise<ByteLevelBpeTokenizer> {
+  const path = createRequire(import.meta.url).resolve('@anthropic-ai/tokenizer/claude.json');
+  return claudeTokenizerFromJson(JSON.parse(await readFile(path, 'utf8')) as ClaudeTokenizerJson);
 }

@@ -2,9 +2,10 @@ import type { AllowedSpecial } from './types.js';
 
 /**
  * Pre-tokenizers: `'gpt2'` splits with GPT-2's regular expression, `'cl100k'` with the one of
- * tiktoken's cl100k_base (GPT-3.5 and GPT-4), and `'none'` keeps each text segment as one chunk.
+ * tiktoken's cl100k_base (GPT-3.5 and GPT-4), `'o200k'` with the one of o200k_base (GPT-4o), and
+ * `'none'` keeps each text segment as one chunk.
  */
-export type PreTokenizerName = 'gpt2' | 'cl100k' | 'none';
+export type PreTokenizerName = 'gpt2' | 'cl100k' | 'o200k' | 'none';
 
 /** GPT-2's split pattern, from OpenAI's `encoder.py`. */
 export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
@@ -18,18 +19,37 @@ export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?
  */
 export const CL100K_SPLIT_PATTERN = String.raw`'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+(?![\s\S])|\s*[\r\n]|\s+(?!\S)|\s`;
 
+/**
+ * o200k_base's split pattern from tiktoken 0.9. Its case-insensitive contraction groups
+ * `(?i:'s|'t|...)` are spelled out with character classes, as in `CL100K_SPLIT_PATTERN`.
+ */
+export const O200K_SPLIT_PATTERN = [
+  String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))?`,
+  String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))?`,
+  String.raw`\p{N}{1,3}`,
+  String.raw` ?[^\s\p{L}\p{N}]+[\r\n/]*`,
+  String.raw`\s*[\r\n]+`,
+  String.raw`\s+(?!\S)`,
+  String.raw`\s+`,
+].join('|');
+
+const PRE_TOKENIZER_NAMES: readonly PreTokenizerName[] = ['gpt2', 'cl100k', 'o200k', 'none'];
+
 const SPLIT_REGEXES: Record<Exclude<PreTokenizerName, 'none'>, RegExp> = {
   gpt2: new RegExp(GPT2_SPLIT_PATTERN, 'gu'),
   cl100k: new RegExp(CL100K_SPLIT_PATTERN, 'gu'),
+  o200k: new RegExp(O200K_SPLIT_PATTERN, 'gu'),
 };
 
 export function isPreTokenizerName(value: unknown): value is PreTokenizerName {
-  return value === 'gpt2' || value === 'cl100k' || value === 'none';
+  return (PRE_TOKENIZER_NAMES as readonly unknown[]).includes(value);
 }
 
 export function checkPreTokenizerName(value: unknown): PreTokenizerName {
   if (!isPreTokenizerName(value)) {
-    throw new Error(`Invalid preTokenizer ${JSON.stringify(value)}: expected 'gpt2', 'cl100k' or 'none'`);
+    throw new Error(
+      `Invalid preTokenizer ${JSON.stringify(value)}: expected 'gpt2', 'cl100k', 'o200k' or 'none'`,
+    );
   }
   return value;
 }
@@ -108,4 +128,41 @@ export function splitOnSpecial(
     start = match.index + match[0].length;
   }
   if (start < text.length) onText(text.slice(start));
+}
+
+/**
+ * Raises an Error naming the first disallowed special token whose text occurs in `text`, as
+ * tiktoken's `encode` does. `disallowedSpecial` defaults to `'all'`, which means every special
+ * token that `allowedSpecial` does not allow.
+ */
+export function checkDisallowedSpecial(
+  text: string,
+  allowedSpecial: AllowedSpecial | undefined,
+  disallowedSpecial: AllowedSpecial | undefined,
+  specialTokens: ReadonlyMap<string, number>,
+  allRegex: RegExp | undefined,
+) {
+  let regex: RegExp | undefined;
+  if (disallowedSpecial === undefined || disallowedSpecial === 'all') {
+    if (allowedSpecial === 'all') return;
+    const allowed = allowedSpecial ?? new Set<string>();
+    regex =
+      allowed.size === 0
+        ? allRegex
+        : buildSpecialTokenRegex([...specialTokens.keys()].filter((token) => !allowed.has(token)));
+  } else {
+    for (const token of disallowedSpecial) {
+      if (!specialTokens.has(token)) {
+        throw new Error(`disallowedSpecial contains ${JSON.stringify(token)}, which is not a special token`);
+      }
+    }
+    regex = buildSpecialTokenRegex(disallowedSpecial);
+  }
+  if (regex === undefined) return;
+  const found = text.matchAll(regex).next();
+  if (found.done === true) return;
+  const token = JSON.stringify(found.value[0]);
+  throw new Error(
+    `Disallowed special token ${token} found in the text at index ${found.value.index}. Pass allowedSpecial to encode it as a special token, or disallowedSpecial: new Set() to encode it as ordinary text`,
+  );
 }

@@ -3,10 +3,16 @@ export type AllowedSpecial = 'all' | ReadonlySet<string>;
 
 export interface EncodeOptions {
   /**
-   * Special tokens to recognize in the input text. Text of a special token that is not allowed is
-   * encoded as ordinary text. Default: none.
+   * Special tokens to recognize in the input text. Default: none.
    */
   allowedSpecial?: AllowedSpecial;
+  /**
+   * Special tokens whose text raises an Error when it occurs in the input, as in tiktoken. Text of
+   * a special token that is neither allowed nor disallowed is encoded as ordinary text. Default
+   * `'all'`: every special token that `allowedSpecial` does not allow. Byte-level BPE tokenizers
+   * apply it; `CharTokenizer` ignores it and encodes such text as ordinary text.
+   */
+  disallowedSpecial?: AllowedSpecial;
 }
 
 /** The interface every tokenizer in this package implements, shared with other packages. */
