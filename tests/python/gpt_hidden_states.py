@@ -19,7 +19,7 @@ each attention module recomputes them from the module's input and parameters,
 and checks that weighting the values with them reproduces the module's output.
 
 Usage: gpt_hidden_states.py --weights W.safetensors --batch X.safetensors --out OUT.safetensors
-where the batch file holds token ids ``x`` (I64 or I32, [B, T]).
+where the batch file contains token ids ``x`` (I64 or I32, [B, T]).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 /**
  * Building blocks of decoder language models as graph functions. Each block takes a `Graph`, a parameter-name
- * prefix such as `h.0.attn` and its options, declares its parameters with `g.parameter` under that prefix and
- * returns its output together with the intermediate tensors (attention weights per head, MLP activations)
+ * prefix such as `h.0.attn` and its options, and declares its parameters with `g.parameter` under that prefix.
+ * It returns its output together with the intermediate tensors (attention weights per head, MLP activations)
  * that inspection exposes as graph outputs.
  */
 import type { Graph, Tensor } from '@glassbox/graph';
@@ -99,7 +99,7 @@ export interface LinearOptions {
   layout?: LinearLayout;
 }
 
-/** The weight shape of a linear layer in `layout`. */
+/** Returns the weight shape of a linear layer in `layout`. */
 export function linearWeightShape(inFeatures: number, outFeatures: number, layout: LinearLayout): number[] {
   return layout === 'conv1d' ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
 }
@@ -207,7 +207,7 @@ export interface SingleHeadAttentionResult {
 }
 
 /**
- * One causal attention head as the course's Model 3 and 4 build it: separate query, key and value projections
+ * Builds one causal attention head as the course's Models 3 and 4 do: separate query, key and value projections
  * `${prefix}.q_proj`, `k_proj`, `v_proj` of width C, attention scaled by 1/sqrt(C), then the output projection
  * `${prefix}.c_proj`. Records `${prefix}.weights`, `${prefix}.head` and `${prefix}.output`.
  */
@@ -376,9 +376,9 @@ export interface TransformerBlockResult {
 }
 
 /**
- * Pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)). Parameters live under
- * `${prefix}.ln_1`, `${prefix}.attn`, `${prefix}.ln_2` and `${prefix}.mlp`; the block output is recorded as
- * `${prefix}.output`.
+ * Builds a pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)). Parameters live under
+ * `${prefix}.ln_1`, `${prefix}.attn`, `${prefix}.ln_2` and `${prefix}.mlp`, and the block output is recorded
+ * as `${prefix}.output`.
  */
 export function transformerBlock(
   g: Graph,
@@ -389,6 +389,7 @@ export function transformerBlock(
   const c = options.embedDim;
   const epsilon = options.layerNormEpsilon;
   const context: BlockContext = { recorder: options.recorder, dropout: options.dropout };
+
   const ln1 = layerNorm(g, `${prefix}.ln_1`, x, { dim: c, epsilon }).output;
   const attentionOptions = {
     ...context,
@@ -414,6 +415,7 @@ export function transformerBlock(
     attentionWeights = result.weights;
     headWeights = [result.weights];
   }
+
   const afterAttention = record(context, `${prefix}.after_attn`, g.add(x, attentionOutput));
   const ln2 = layerNorm(g, `${prefix}.ln_2`, afterAttention, { dim: c, epsilon }).output;
   const mlpResult = mlp(g, `${prefix}.mlp`, ln2, {

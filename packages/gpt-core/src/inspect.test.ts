@@ -128,7 +128,7 @@ describe('intermediates', () => {
     expect(model5).toContain('h.0.mlp.pre_activation');
   });
 
-  it('returns attention weights whose rows sum to 1 and are 0 above the diagonal', async () => {
+  it('returns causal attention weights', async () => {
     const configs: CourseModelConfig[] = [
       MODEL5,
       { model: 4, vocabSize: 19, nEmbd: 16, blockSize: 8, nLayer: 2 },

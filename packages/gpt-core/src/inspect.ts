@@ -128,7 +128,7 @@ export interface Histogram {
 
 /**
  * Counts values in `bins` equal-width bins over `range` (default: the data's minimum and maximum), as
- * `numpy.histogram` does: bins are half-open except the last, which includes its right edge; values outside
+ * `numpy.histogram` does. Bins are half-open except the last, which includes its right edge. Values outside
  * the range and NaNs are not counted. A range of zero width becomes [value - 0.5, value + 0.5].
  */
 export function histogram(
@@ -150,6 +150,7 @@ export function histogram(
     throw new Error(`histogram: the range must be finite with min <= max, got [${lo}, ${hi}].`);
   }
   if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5];
+
   // Edges and bin indices are computed as numpy 1.x computes them (linspace edges, then a correction of the
   // index by comparing with the edges), so values on an edge land in the same bin as in numpy.
   const step = (hi - lo) / bins;
@@ -278,7 +279,10 @@ export interface ForwardResult {
 }
 
 export interface CourseModelSessionOptions {
-  /** Intermediates to return from `forward`, by name (see `listIntermediates`), or `all`. */
+  /**
+   * Intermediates to return from `forward`, by name (see `listIntermediates`), or `all`. The logits are
+   * always returned, as `ForwardResult.logits`.
+   */
   capture?: readonly string[] | 'all';
   interventions?: readonly Intervention[];
   session?: SessionOptions;

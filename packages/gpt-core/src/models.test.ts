@@ -144,9 +144,9 @@ describe('course models train on Tiny Shakespeare', () => {
 
 describe('untrained course models', () => {
   it('Model 1 starts near ln(vocab size)', async () => {
-    // The embeddings are N(0, 1) but the head is nn.Linear's U(-1/sqrt(C), 1/sqrt(C)), so each logit is a sum of
-    // C products with variance E[gelu(z)^2] / (3 C): the logits have variance about 0.14 and the expected loss
-    // is about ln V + 0.07.
+    // The embeddings are N(0, 1) but the head is nn.Linear's U(-1/sqrt(C), 1/sqrt(C)). So each logit is a sum
+    // of C products with variance E[gelu(z)^2] / (3 C), which makes the logit variance about 0.14 and the
+    // expected loss about ln V + 0.07.
     const config = MODELS[0].config;
     const loss = await meanLoss(config, initCourseModelParameters(config, new Rng(1)), new Rng(5));
     expect(Math.abs(loss - LN_VOCAB)).toBeLessThan(0.15);
@@ -243,6 +243,7 @@ describe('Model 5', () => {
     };
     const shapes = courseModelParameterShapes(model5);
     const gptParameterShape = (name: string) => shapes.get(name)!;
+
     const expected = await run((g, inputIds) => buildGpt(g, gptConfig, { inputIds }).logits);
     const actual = await run((g, inputIds) => buildCourseModel(g, model5, { inputIds }).logits);
     expect(actual).toHaveLength(2 * 12 * 23);
@@ -373,5 +374,58 @@ describe('course model parameters', () => {
     expect(() =>
       buildCourseModel(g, { model: 2, vocabSize: 10, nEmbd: 8, blockSize: 8 }, { inputIds }),
     ).toThrow(/sequence length 9 exceeds blockSize 8/);
+  });
+});
+
+describe('course model variants', () => {
+  const variants: { name: string; config: CourseModelConfig }[] = [
+    {
+      name: 'Model 2 with ReLU and no tying',
+      config: {
+        model: 2,
+        vocabSize: VOCAB,
+        nEmbd: 32,
+        blockSize: SEQ,
+        activation: 'relu',
+        tieWeights: false,
+      },
+    },
+    {
+      name: 'Model 3 without queries',
+      config: { model: 3, vocabSize: VOCAB, nEmbd: 32, blockSize: SEQ, queryProjection: false },
+    },
+    {
+      name: 'Model 5 without queries, with ReLU',
+      config: {
+        model: 5,
+        vocabSize: VOCAB,
+        nEmbd: 32,
+        blockSize: SEQ,
+        nLayer: 1,
+        nHead: 4,
+        queryProjection: false,
+        activation: 'relu',
+      },
+    },
+  ];
+  for (const { name, config } of variants) {
+    it(`${name} trains`, async () => {
+      const { losses } = await train(config, 100, 3e-3, 12);
+      expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 10)) - 0.3);
+    }, 30_000);
+  }
+
+  it('Model 1 with ReLU applies ReLU to the embeddings', async () => {
+    const config: CourseModelConfig = { model: 1, vocabSize: 7, nEmbd: 8, activation: 'relu' };
+    const parameters = initCourseModelParameters(config, new Rng(2));
+    const session = await CourseModelSession.create(config, parameters, {
+      capture: ['embeddings', 'activation'],
+    });
+    const { intermediates } = await session.forward([0, 3, 6]);
+    await session.release();
+    const embeddings = intermediates.get('embeddings')!.data;
+    const activation = intermediates.get('activation')!.data;
+    expect(embeddings.some((v) => v < 0)).toBe(true);
+    expect(Array.from(activation)).toEqual(Array.from(embeddings, (v) => Math.max(0, v)));
   });
 });

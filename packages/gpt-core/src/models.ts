@@ -135,7 +135,7 @@ export interface Model5Config {
 
 export type CourseModelConfig = Model1Config | Model2Config | Model3Config | Model4Config | Model5Config;
 
-/** How one parameter is initialized. */
+/** Initialization rule of one parameter. */
 export type ParameterInit =
   | { kind: 'normal'; std: number }
   | { kind: 'uniform'; bound: number }
@@ -247,7 +247,7 @@ class SpecBuilder {
     if (bias) this.specs.set(`${prefix}.bias`, { shape: [outFeatures], init: this.biasInit(inFeatures) });
   }
 
-  /** An unembedding [vocab, nEmbd] in nn.Linear's layout whatever the model's layout, as GPT-2's lm_head. */
+  /** Adds an unembedding [vocab, nEmbd] in nn.Linear's layout whatever the model's layout, as GPT-2's lm_head. */
   head(vocabSize: number, nEmbd: number, bias: boolean): void {
     this.specs.set('lm_head.weight', { shape: [vocabSize, nEmbd], init: this.weightInit(nEmbd, false) });
     if (bias) this.specs.set('lm_head.bias', { shape: [vocabSize], init: this.biasInit(nEmbd) });
@@ -271,7 +271,7 @@ class SpecBuilder {
 }
 
 /**
- * Every parameter of a model with its shape and initialization, in declaration order. Tied weights appear once
+ * Lists every parameter of a model with its shape and initialization, in declaration order. Tied weights appear once
  * (the tied unembedding is `wte.weight`). Model 5's order is `gptParameterShapes`'s order.
  */
 export function courseModelParameterSpecs(config: CourseModelConfig): Map<string, ParameterSpec> {
