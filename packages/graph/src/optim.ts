@@ -18,6 +18,8 @@ export interface ParameterSettings {
   frozen?: boolean;
   /** Overrides the optimizer's weight decay for this parameter (0 for biases and norms, as nanoGPT does). */
   weightDecay?: number;
+  /** Multiplies the learning rate for this parameter, as a PyTorch parameter group's own `lr` would. */
+  learningRateScale?: number;
 }
 
 export interface TrainingGraphOptions {
@@ -25,6 +27,18 @@ export interface TrainingGraphOptions {
   /** Clips gradients to this global L2 norm, as `torch.nn.utils.clip_grad_norm_` does; 0 or undefined disables. */
   maxGradNorm?: number;
   parameterSettings?: (parameter: Tensor) => ParameterSettings;
+  /**
+   * Micro-batches whose gradients are averaged before one update. Above 1 the graph computes gradients per
+   * micro-batch into accumulators and the update runs separately; see `TrainingSession`.
+   */
+  accumulationSteps?: number;
+}
+
+/** A packed gradient accumulator: fed as `name`, returned with the micro-batch's gradient added as `updatedName`. */
+export interface AccumulatorSlot {
+  name: string;
+  updatedName: string;
+  size: number;
 }
 
 /** Where one parameter sits inside a packed group vector. */
@@ -63,6 +77,10 @@ export interface TrainingStepSpec {
   /** Where each trainable parameter lives, for `toOnnx({ packedParameters })`. */
   packedParameters: Map<string, { source: string; offset: number }>;
   optimizer: OptimizerConfig;
+  /** Micro-batches per update (1 when gradients are not accumulated). */
+  accumulationSteps: number;
+  /** Gradient accumulators, one per group, when `accumulationSteps` is above 1. */
+  accumulators: AccumulatorSlot[];
 }
 
 export const updatedName = (name: string) => `${name}.updated`;
@@ -84,24 +102,36 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
   if (trainable.length === 0)
     throw new Error('addTrainingStep: every parameter is frozen, so there is nothing to train.');
 
-  // Group by weight decay, keeping the order in which parameters were declared within each group.
-  const groups = new Map<number, Tensor[]>();
+  const accumulationSteps = options.accumulationSteps ?? 1;
+  if (!Number.isInteger(accumulationSteps) || accumulationSteps < 1) {
+    throw new Error(
+      `addTrainingStep: accumulationSteps must be a positive integer, got ${accumulationSteps}.`,
+    );
+  }
+
+  // Group by weight decay and learning-rate scale, keeping the declaration order within each group.
+  const groups = new Map<string, { decay: number; lrScale: number; params: Tensor[] }>();
   for (const s of trainable) {
     const decay = s.weightDecay ?? optimizer.weightDecay ?? 0;
-    groups.set(decay, [...(groups.get(decay) ?? []), s.parameter]);
+    const lrScale = s.learningRateScale ?? 1;
+    const key = `${decay}|${lrScale}`;
+    const group = groups.get(key) ?? { decay, lrScale, params: [] };
+    group.params.push(s.parameter);
+    groups.set(key, group);
   }
 
   const learningRate = graph.input('learning_rate', 'float32', []);
   const stepNumber = graph.input('step_number', 'float32', []);
-  const ordered = [...groups.values()].flat();
+  const ordered = [...groups.values()].flatMap((group) => group.params);
   const grads = graph.scope('backward', () => grad(loss, ordered));
   const gradOf = new Map(ordered.map((p, i) => [p.name, grads[i]]));
 
   const slots: StateSlot[] = [];
   const packedParameters = new Map<string, { source: string; offset: number }>();
   const groupGrads: Tensor[] = [];
-  const groupInputs: { decay: number; members: PackedMember[]; params: Tensor }[] = [];
-  [...groups.entries()].forEach(([decay, params], index) => {
+  const groupInputs: { decay: number; lrScale: number; members: PackedMember[]; params: Tensor }[] = [];
+  const accumulators: AccumulatorSlot[] = [];
+  [...groups.values()].forEach(({ decay, lrScale, params }, index) => {
     const members: PackedMember[] = [];
     let offset = 0;
     for (const p of params) {
@@ -115,8 +145,18 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
     slots.push({ name, updatedName: updatedName(name), size: offset, kind: 'parameter', members });
     for (const m of members) packedParameters.set(m.parameter, { source: name, offset: m.offset });
     const flatGrads = params.map((p) => graph.reshape(gradOf.get(p.name)!, [-1]));
-    groupGrads.push(flatGrads.length === 1 ? flatGrads[0] : graph.concat(flatGrads, 0));
-    groupInputs.push({ decay, members, params: packed });
+    const groupGrad = flatGrads.length === 1 ? flatGrads[0] : graph.concat(flatGrads, 0);
+    if (accumulationSteps > 1) {
+      // Micro-steps add their gradient to the accumulator; the update reads the mean of the accumulated sum.
+      const accumulatorName = `gradients.group${index}`;
+      const accumulator = graph.input(accumulatorName, 'float32', [offset]);
+      graph.output(updatedName(accumulatorName), graph.add(accumulator, groupGrad));
+      accumulators.push({ name: accumulatorName, updatedName: updatedName(accumulatorName), size: offset });
+      groupGrads.push(graph.div(accumulator, accumulationSteps));
+    } else {
+      groupGrads.push(groupGrad);
+    }
+    groupInputs.push({ decay, lrScale, members, params: packed });
   });
 
   // Global L2 norm over all trainable gradients, reported before clipping.
@@ -132,7 +172,7 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
 
   graph.output('loss', loss);
   graph.output('grad_norm', gradNorm);
-  groupInputs.forEach(({ decay, members, params }, index) => {
+  groupInputs.forEach(({ decay, lrScale, members, params }, index) => {
     const state = (kind: StateSlot['kind']) => {
       const name = `optimizer.group${index}.${kind}`;
       slots.push({
@@ -145,10 +185,11 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
       return graph.input(name, 'float32', [params.shape[0]]);
     };
     graph.scope(`optimizer.group${index}`, () => {
+      const lr = lrScale === 1 ? learningRate : graph.mul(learningRate, lrScale);
       const updates =
         optimizer.type === 'sgd'
-          ? sgdUpdate(graph, params, clipped[index], decay, optimizer, learningRate, stepNumber, state)
-          : adamUpdate(graph, params, clipped[index], decay, optimizer, learningRate, stepNumber, state);
+          ? sgdUpdate(graph, params, clipped[index], decay, optimizer, lr, stepNumber, state)
+          : adamUpdate(graph, params, clipped[index], decay, optimizer, lr, stepNumber, state);
       for (const [name, value] of updates) graph.output(updatedName(name), value);
     });
   });
@@ -162,6 +203,8 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
     frozen,
     packedParameters,
     optimizer,
+    accumulationSteps,
+    accumulators,
   };
 }
 

@@ -22,22 +22,36 @@ interface SlotBuffers {
  * state live in two preallocated sets of Float32Array buffers: each step feeds one set and ONNX Runtime writes
  * the updated values into the other, then the roles swap. Batch inputs, the learning rate and the step
  * number are written into preallocated buffers too, so a step allocates no tensor memory.
+ *
+ * With gradient accumulation (`accumulationSteps` above 1) a second session computes each micro-batch's
+ * gradient into double-buffered accumulators (`runMicroStep`), and `applyUpdate` runs the optimizer on their
+ * mean and clears them.
  */
 export class TrainingSession {
   private parity = 0;
-  private readonly feeds: [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
-  private readonly fetches: [Record<string, ort.Tensor>, Record<string, ort.Tensor>];
+  private accumulatorParity = 0;
+  private microSteps = 0;
   private readonly scalars = { learningRate: new Float32Array(1), stepNumber: new Float32Array(1) };
   private readonly lossBuffer = new Float32Array(1);
   private readonly gradNormBuffer = new Float32Array(1);
   private readonly slotBuffers: SlotBuffers[];
+  private readonly accumulatorBuffers: {
+    name: string;
+    updatedName: string;
+    buffers: [Float32Array, Float32Array];
+  }[];
   private readonly frozenBuffers = new Map<string, Float32Array>();
   private readonly inputBuffers = new Map<string, TensorData>();
+  private readonly shared: Record<string, ort.Tensor> = {};
+  private readonly feedCache = new Map<string, [Record<string, ort.Tensor>, Record<string, ort.Tensor>]>();
   /** Number of optimizer steps taken so far. */
   step = 0;
 
   private constructor(
+    /** The session that applies the optimizer (and, without accumulation, also computes the gradients). */
     readonly session: GraphSession,
+    /** The gradient session of accumulated training; undefined without accumulation. */
+    readonly microSession: GraphSession | undefined,
     readonly spec: TrainingStepSpec,
     graph: Graph,
   ) {
@@ -45,20 +59,28 @@ export class TrainingSession {
       slot,
       buffers: [new Float32Array(slot.size), new Float32Array(slot.size)],
     }));
-    const shared: Record<string, ort.Tensor> = {};
-    shared[spec.learningRate] = session.tensor('float32', this.scalars.learningRate, []);
-    shared[spec.stepNumber] = session.tensor('float32', this.scalars.stepNumber, []);
+    this.accumulatorBuffers = spec.accumulators.map((a) => ({
+      name: a.name,
+      updatedName: a.updatedName,
+      buffers: [new Float32Array(a.size), new Float32Array(a.size)],
+    }));
+    this.shared[spec.learningRate] = session.tensor('float32', this.scalars.learningRate, []);
+    this.shared[spec.stepNumber] = session.tensor('float32', this.scalars.stepNumber, []);
     for (const name of spec.frozen) {
       const parameter = graph.parameters.find((p) => p.name === name)!;
       const data = new Float32Array(parameter.shape.reduce<number>((a, b) => a * (b as number), 1));
       this.frozenBuffers.set(name, data);
-      shared[name] = session.tensor('float32', data, parameter.shape as number[]);
+      this.shared[name] = session.tensor('float32', data, parameter.shape as number[]);
     }
-    const slotNames = new Set(spec.slots.map((s) => s.name));
+    const reserved = new Set([
+      ...spec.slots.map((s) => s.name),
+      ...spec.accumulators.map((a) => a.name),
+      spec.learningRate,
+      spec.stepNumber,
+    ]);
+    const batchSession = microSession ?? session;
     for (const input of graph.inputs) {
-      if (slotNames.has(input.name) || input.name === spec.learningRate || input.name === spec.stepNumber)
-        continue;
-      if (!session.inputNames.includes(input.name)) continue;
+      if (reserved.has(input.name) || !batchSession.inputNames.includes(input.name)) continue;
       const dims = input.shape.map((d) => {
         if (typeof d !== 'number') {
           throw new Error(
@@ -72,23 +94,8 @@ export class TrainingSession {
         dims.reduce((a, b) => a * b, 1),
       );
       this.inputBuffers.set(input.name, data);
-      shared[input.name] = session.tensor(input.dtype, data, dims);
+      this.shared[input.name] = session.tensor(input.dtype, data, dims);
     }
-    const lossTensor = session.tensor('float32', this.lossBuffer, []);
-    const normTensor = session.tensor('float32', this.gradNormBuffer, []);
-    const makeSide = (side: 0 | 1) => {
-      const feeds: Record<string, ort.Tensor> = { ...shared };
-      const fetches: Record<string, ort.Tensor> = { [spec.loss]: lossTensor, [spec.gradNorm]: normTensor };
-      for (const { slot, buffers } of this.slotBuffers) {
-        feeds[slot.name] = session.tensor('float32', buffers[side], [slot.size]);
-        fetches[slot.updatedName] = session.tensor('float32', buffers[1 - side], [slot.size]);
-      }
-      return [feeds, fetches] as const;
-    };
-    const [feeds0, fetches0] = makeSide(0);
-    const [feeds1, fetches1] = makeSide(1);
-    this.feeds = [feeds0, feeds1];
-    this.fetches = [fetches0, fetches1];
   }
 
   /** Compiles the training graph. Parameters start at zero and optimizer state at zero until set. */
@@ -97,10 +104,52 @@ export class TrainingSession {
     spec: TrainingStepSpec,
     options: SessionOptions = {},
   ): Promise<TrainingSession> {
-    const outputs = [spec.loss, spec.gradNorm, ...spec.slots.map((s) => s.updatedName)];
-    const model = toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
-    const session = await GraphSession.create(model, options);
-    return new TrainingSession(session, spec, graph);
+    const updates = spec.slots.map((s) => s.updatedName);
+    const serialize = (outputs: string[]) =>
+      toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
+    if (spec.accumulationSteps === 1) {
+      const session = await GraphSession.create(serialize([spec.loss, spec.gradNorm, ...updates]), options);
+      return new TrainingSession(session, undefined, spec, graph);
+    }
+    const session = await GraphSession.create(serialize([spec.gradNorm, ...updates]), options);
+    const micro = await GraphSession.create(
+      serialize([spec.loss, ...spec.accumulators.map((a) => a.updatedName)]),
+      options,
+    );
+    return new TrainingSession(session, micro, spec, graph);
+  }
+
+  /**
+   * Feeds and preallocated fetches of `target` for the current buffer parities. Only the session's own
+   * inputs are fed, and the dictionaries are built once per parity combination.
+   */
+  private feedsFor(
+    target: GraphSession,
+    fetchNames: readonly string[],
+  ): [Record<string, ort.Tensor>, Record<string, ort.Tensor>] {
+    const key = `${target === this.session ? 'update' : 'micro'}:${this.parity}:${this.accumulatorParity}`;
+    const cached = this.feedCache.get(key);
+    if (cached) return cached;
+    const available: Record<string, ort.Tensor> = { ...this.shared };
+    const outputs: Record<string, ort.Tensor> = {
+      [this.spec.loss]: target.tensor('float32', this.lossBuffer, []),
+      [this.spec.gradNorm]: target.tensor('float32', this.gradNormBuffer, []),
+    };
+    for (const { slot, buffers } of this.slotBuffers) {
+      available[slot.name] = target.tensor('float32', buffers[this.parity], [slot.size]);
+      outputs[slot.updatedName] = target.tensor('float32', buffers[1 - this.parity], [slot.size]);
+    }
+    for (const { name, updatedName, buffers } of this.accumulatorBuffers) {
+      available[name] = target.tensor('float32', buffers[this.accumulatorParity], [buffers[0].length]);
+      outputs[updatedName] = target.tensor('float32', buffers[1 - this.accumulatorParity], [
+        buffers[0].length,
+      ]);
+    }
+    const feeds = Object.fromEntries(target.inputNames.map((name) => [name, available[name]]));
+    const fetches = Object.fromEntries(fetchNames.map((name) => [name, outputs[name]]));
+    const entry: [Record<string, ort.Tensor>, Record<string, ort.Tensor>] = [feeds, fetches];
+    this.feedCache.set(key, entry);
+    return entry;
   }
 
   /** The buffer of a batch input such as `input_ids`; fill it before calling `runStep`. */
@@ -116,12 +165,49 @@ export class TrainingSession {
 
   /** Runs one optimizer step with learning rate `learningRate` on the batch currently in the input buffers. */
   async runStep(learningRate: number): Promise<StepResult> {
+    if (this.microSession) {
+      throw new Error(
+        'TrainingSession: this graph accumulates gradients; call runMicroStep for each micro-batch, then applyUpdate.',
+      );
+    }
     this.scalars.learningRate[0] = learningRate;
     this.scalars.stepNumber[0] = this.step + 1;
-    await this.session.run(this.feeds[this.parity], this.fetches[this.parity]);
+    const [feeds, fetches] = this.feedsFor(this.session, this.session.outputNames);
+    await this.session.run(feeds, fetches);
     this.parity = 1 - this.parity;
     this.step += 1;
     return { loss: this.lossBuffer[0], gradNorm: this.gradNormBuffer[0] };
+  }
+
+  /** Adds the gradient of the batch in the input buffers to the accumulators and returns its loss. */
+  async runMicroStep(): Promise<number> {
+    if (!this.microSession)
+      throw new Error('TrainingSession: this graph does not accumulate gradients; call runStep.');
+    const [feeds, fetches] = this.feedsFor(this.microSession, this.microSession.outputNames);
+    await this.microSession.run(feeds, fetches);
+    this.accumulatorParity = 1 - this.accumulatorParity;
+    this.microSteps += 1;
+    return this.lossBuffer[0];
+  }
+
+  /** Applies the optimizer to the mean accumulated gradient and clears the accumulators. */
+  async applyUpdate(learningRate: number): Promise<{ gradNorm: number }> {
+    if (!this.microSession)
+      throw new Error('TrainingSession: this graph does not accumulate gradients; call runStep.');
+    if (this.microSteps !== this.spec.accumulationSteps) {
+      throw new Error(
+        `TrainingSession: ${this.microSteps} micro-steps ran, but the graph averages ${this.spec.accumulationSteps}; run exactly that many before applyUpdate.`,
+      );
+    }
+    this.scalars.learningRate[0] = learningRate;
+    this.scalars.stepNumber[0] = this.step + 1;
+    const [feeds, fetches] = this.feedsFor(this.session, this.session.outputNames);
+    await this.session.run(feeds, fetches);
+    this.parity = 1 - this.parity;
+    this.step += 1;
+    this.microSteps = 0;
+    for (const { buffers } of this.accumulatorBuffers) buffers[this.accumulatorParity].fill(0);
+    return { gradNorm: this.gradNormBuffer[0] };
   }
 
   /** Current values of every parameter (trainable and frozen), as views of the live buffers. */
@@ -185,6 +271,7 @@ export class TrainingSession {
 
   async release(): Promise<void> {
     await this.session.release();
+    await this.microSession?.release();
   }
 }
 

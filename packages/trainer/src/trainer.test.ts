@@ -125,6 +125,26 @@ describe('GptTrainer', () => {
     expect(losses).toEqual(expected);
   });
 
+  it('accumulates micro-batches like one larger batch', async () => {
+    const data = splitTrainValidation(TOKENS, 0.1);
+    const whole = await GptTrainer.create(options({ batchSize: 8 }), data);
+    const micro = await GptTrainer.create(options({ batchSize: 4, gradientAccumulationSteps: 2 }), data);
+    for (let i = 0; i < 5; i++) {
+      const a = await whole.trainStep();
+      const b = await micro.trainStep();
+      expect(b.loss).toBeCloseTo(a.loss, 4);
+      expect(b.tokens).toBe(a.tokens);
+    }
+    const expected = whole.parameters().get('h.1.mlp.c_fc.weight')!;
+    const actual = micro.parameters().get('h.1.mlp.c_fc.weight')!;
+    let maxDifference = 0;
+    for (let i = 0; i < expected.length; i++)
+      maxDifference = Math.max(maxDifference, Math.abs(expected[i] - actual[i]));
+    expect(maxDifference).toBeLessThan(1e-4);
+    await whole.release();
+    await micro.release();
+  });
+
   it('names the missing file of an incomplete checkpoint', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'glassbox-empty-'));
     await expect(loadCheckpoint(directory)).rejects.toThrow(/model\.safetensors not found/);

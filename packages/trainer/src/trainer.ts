@@ -51,6 +51,11 @@ export interface TrainerOptions {
    * and cosine decay from `learningRate` to `minLearningRate` over `warmupSteps` and `maxSteps`.
    */
   schedule?: ScheduleConfig;
+  /**
+   * Micro-batches of `batchSize` sequences whose gradients are averaged into one update, as nanoGPT's
+   * `gradient_accumulation_steps`; the effective batch is their product. Default 1.
+   */
+  gradientAccumulationSteps?: number;
   session?: SessionOptions;
 }
 
@@ -154,6 +159,7 @@ export class GptTrainer {
     const decay = optimizer.weightDecay ?? 0;
     const spec = addTrainingStep(g, loss, {
       optimizer,
+      accumulationSteps: options.gradientAccumulationSteps ?? 1,
       maxGradNorm: options.gradClip,
       parameterSettings: (p) => ({
         weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? decay : 0,
@@ -200,13 +206,25 @@ export class GptTrainer {
   /** Samples a batch and takes one optimizer step. */
   async trainStep(): Promise<StepMetrics> {
     const learningRate = this.learningRateAt(this.training.step);
-    this.trainSampler.sample(
-      this.batchRng,
-      this.training.inputBuffer(INPUT_IDS) as BigInt64Array,
-      this.training.inputBuffer(TARGETS) as BigInt64Array,
-    );
-    for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
-    const { loss, gradNorm } = await this.training.runStep(learningRate);
+    const inputs = this.training.inputBuffer(INPUT_IDS) as BigInt64Array;
+    const targets = this.training.inputBuffer(TARGETS) as BigInt64Array;
+    const microSteps = this.options.gradientAccumulationSteps ?? 1;
+    let loss: number;
+    let gradNorm: number;
+    if (microSteps === 1) {
+      this.trainSampler.sample(this.batchRng, inputs, targets);
+      for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
+      ({ loss, gradNorm } = await this.training.runStep(learningRate));
+    } else {
+      let lossSum = 0;
+      for (let m = 0; m < microSteps; m++) {
+        this.trainSampler.sample(this.batchRng, inputs, targets);
+        for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
+        lossSum += await this.training.runMicroStep();
+      }
+      loss = lossSum / microSteps;
+      ({ gradNorm } = await this.training.applyUpdate(learningRate));
+    }
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       // The inputs of the failed step show where it started; the updated values only show how it spread.
       const before = firstNonFinite(this.training.previousParameters());
@@ -223,7 +241,7 @@ export class GptTrainer {
       loss,
       learningRate,
       gradNorm,
-      tokens: this.options.batchSize * this.options.model.blockSize,
+      tokens: microSteps * this.options.batchSize * this.options.model.blockSize,
     };
   }
 
