@@ -285,3 +285,49 @@ describe('interventions', () => {
     for (let i = 0; i < output.length; i++) expect(output[i]).toBe(bias[i % 16]);
   });
 });
+
+describe('CourseModelSession', () => {
+  it('gives each sequence of a batch the logits it has alone', async () => {
+    const parameters = model5Parameters(11);
+    const session = await CourseModelSession.create(MODEL5, parameters);
+    const batch = await session.forward(IDS);
+    const second = await session.forward(IDS[1]);
+    await session.release();
+    expect(batch.logits.shape).toEqual([2, 8, 19]);
+    expect(Array.from(batch.logits.data.subarray(8 * 19))).toEqual(Array.from(second.logits.data));
+  });
+
+  it('generates greedily at temperature 0 whatever the generator', async () => {
+    const session = await CourseModelSession.create(MODEL5, model5Parameters(12));
+    const prompt = [1, 2, 3];
+    const a = await session.generate(prompt, { maxNewTokens: 12, rng: new Rng(1), temperature: 0 });
+    const b = await session.generate(prompt, { maxNewTokens: 12, rng: new Rng(2), temperature: 0 });
+    const first = await session.nextTokenLogits(prompt);
+    await session.release();
+    expect(a).toHaveLength(12);
+    expect(b).toEqual(a);
+    expect(a[0]).toBe(first.indexOf(Math.max(...first)));
+  });
+
+  it('names a missing parameter and a bad token id', async () => {
+    const parameters = initCourseModelParameters(MODEL5, new Rng(1));
+    parameters.delete('h.1.mlp.c_fc.bias');
+    await expect(CourseModelSession.create(MODEL5, parameters)).rejects.toThrow(
+      /missing parameter "h\.1\.mlp\.c_fc\.bias"/,
+    );
+    const session = await CourseModelSession.create(MODEL5, initCourseModelParameters(MODEL5, new Rng(1)));
+    await expect(session.forward([1, 19])).rejects.toThrow(/token id 19 is outside the vocabulary \[0, 19\)/);
+    await expect(session.forward([[1, 2], [3]])).rejects.toThrow(/sequence 1 has 1 ids, sequence 0 has 2/);
+    await session.release();
+  });
+
+  it('rejects a head outside the block and values of the wrong size', async () => {
+    const parameters = initCourseModelParameters(MODEL5, new Rng(1));
+    await expect(
+      CourseModelSession.create(MODEL5, parameters, { interventions: [zeroHead('h.0.attn', 4)] }),
+    ).rejects.toThrow(/head 4 is outside \[0, 4\) at h\.0\.attn\.heads/);
+    expect(() => replaceActivation('h.0.output', new Float32Array(5), [1, 2, 3])).toThrow(
+      /5 values do not fill shape \[1,2,3\] at h\.0\.output/,
+    );
+  });
+});
