@@ -1,5 +1,14 @@
 export { CHECKPOINT_FILES, decodeCheckpoint, encodeCheckpoint, type TrainerStateJson } from './checkpoint.js';
-export { RandomWindowSampler, splitTrainValidation, type TokenArray } from './data.js';
+export {
+  EpochBatcher,
+  type EpochBatcherState,
+  encodeDocuments,
+  RandomWindowSampler,
+  splitSequential,
+  splitTrainValidation,
+  type TokenArray,
+  WindowDataset,
+} from './data.js';
 export {
   applyInitRules,
   fans,
