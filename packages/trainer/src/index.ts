@@ -17,6 +17,7 @@ export {
   initialize,
   type WeightLayout,
 } from './init.js';
+export { type EvaluationReport, runTraining, type StepReport, type TrainingLoopOptions } from './loop.js';
 export { crossEntropyLoss, klDivergenceLoss, l1Loss, likedTokensLoss, mseLoss, nllLoss } from './losses.js';
 export { type CosineScheduleOptions, cosineWithWarmup } from './schedule.js';
 export {

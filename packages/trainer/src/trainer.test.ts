@@ -5,6 +5,7 @@ import { resolveGptConfig } from '@glassbox/gpt-core';
 import { Rng } from '@glassbox/graph';
 import { describe, expect, it } from 'vitest';
 import { RandomWindowSampler, splitTrainValidation } from './data.js';
+import { runTraining } from './loop.js';
 import { loadCheckpoint, saveCheckpoint } from './node.js';
 import { cosineWithWarmup } from './schedule.js';
 import { GptTrainer, type TrainerOptions } from './trainer.js';
@@ -143,6 +144,37 @@ describe('GptTrainer', () => {
     expect(maxDifference).toBeLessThan(1e-4);
     await whole.release();
     await micro.release();
+  });
+
+  it('runs a loop with callbacks and stops when aborted', async () => {
+    const trainer = await GptTrainer.create(options(), splitTrainValidation(TOKENS, 0.1));
+    const steps: number[] = [];
+    const evaluations: number[] = [];
+    const stop = new AbortController();
+    const result = await runTraining(trainer, {
+      maxSteps: 20,
+      evalInterval: 4,
+      signal: stop.signal,
+      onStep: (report) => {
+        steps.push(report.step);
+        expect(report.tokensPerSecond).toBeGreaterThan(0);
+        if (report.step === 10) stop.abort();
+      },
+      onEvaluate: (report) => {
+        evaluations.push(report.step);
+      },
+    });
+    expect(result).toEqual({ status: 'aborted', step: 10 });
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(evaluations).toEqual([4, 8]);
+    const rest = await runTraining(trainer, {
+      maxSteps: 13,
+      evalInterval: 0,
+      onEvaluate: (r) => evaluations.push(r.step),
+    });
+    expect(rest).toEqual({ status: 'completed', step: 13 });
+    expect(evaluations).toEqual([4, 8, 13]);
+    await trainer.release();
   });
 
   it('names the missing file of an incomplete checkpoint', async () => {

@@ -5,7 +5,7 @@ import { Rng } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
 import { CharTokenizer, type Tokenizer, trainBpe } from '@glassbox/tokenizers';
 import { loadTokenizer, saveTokenizer } from '@glassbox/tokenizers/node';
-import { GptTrainer, type TrainerOptions } from '@glassbox/trainer';
+import { GptTrainer, runTraining, type TrainerOptions } from '@glassbox/trainer';
 import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
 import { checkCorpusLength, loadCorpus, MOBY_DICK } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
@@ -161,43 +161,47 @@ export async function runTrain(options: TrainOptions): Promise<number> {
       (resumed ? `; resuming at step ${startStep}` : ''),
   );
 
-  let interrupted = false;
+  // Ctrl-C stops after the current step; a second Ctrl-C exits at once.
+  const stop = new AbortController();
   const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+    if (stop.signal.aborted) process.exit(130);
+    stop.abort();
   };
   process.on('SIGINT', onSigint);
   const progress = createTrainingProgress({ totalSteps: trainerOptions.maxSteps, startStep });
-  const started = performance.now();
+  const isEvaluated = (step: number) =>
+    step % settings.evalInterval === 0 || step === trainerOptions.maxSteps;
+  let result: Awaited<ReturnType<typeof runTraining>>;
   try {
-    while (trainer.step < trainerOptions.maxSteps && !interrupted) {
-      const stepStart = performance.now();
-      const step = await trainer.trainStep();
-      const tokensPerSecond = step.tokens / ((performance.now() - stepStart) / 1000);
-      const record: MetricsRecord = {
-        step: step.step,
-        trainLoss: step.loss,
-        lr: step.learningRate,
-        gradNorm: step.gradNorm,
-        tokensPerSecond,
-        elapsedSeconds: previousSeconds + (performance.now() - started) / 1000,
-      };
-      const isLast = step.step === trainerOptions.maxSteps;
-      if (step.step % settings.evalInterval === 0 || isLast) {
-        const losses = await trainer.evaluate();
-        record.valLoss = losses.validation;
+    result = await runTraining(trainer, {
+      maxSteps: trainerOptions.maxSteps,
+      evalInterval: settings.evalInterval,
+      signal: stop.signal,
+      onStep: async (step) => {
+        const record: MetricsRecord = {
+          step: step.step,
+          trainLoss: step.loss,
+          lr: step.learningRate,
+          gradNorm: step.gradNorm,
+          tokensPerSecond: step.tokensPerSecond,
+          elapsedSeconds: previousSeconds + step.elapsedSeconds,
+        };
+        history.push(record);
+        // An evaluated step is written once its validation loss is known.
+        if (!isEvaluated(step.step)) await metrics.append(record);
+        progress.update({ step: step.step, loss: step.loss, tokensPerSecond: step.tokensPerSecond });
+      },
+      onEvaluate: async (evaluation) => {
+        const record = history.at(-1)!;
+        record.valLoss = evaluation.validation;
+        await metrics.append(record);
         progress.log(
-          `step ${step.step}: train loss ${losses.train.toFixed(4)}, validation loss ${losses.validation.toFixed(4)}`,
+          `step ${evaluation.step}: train loss ${evaluation.train.toFixed(4)}, validation loss ${evaluation.validation.toFixed(4)}`,
         );
-      }
-      history.push(record);
-      await metrics.append(record);
-      progress.update({ step: step.step, loss: step.loss, tokensPerSecond });
-      if (record.valLoss !== undefined) {
         await saveCheckpoint(out, trainer.state(), trainerOptions);
         await renderChart(lossCurveSpec(history, `Loss, ${corpus.name}`), join(out, 'loss'));
-      }
-    }
+      },
+    });
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
@@ -206,7 +210,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
 
   await saveCheckpoint(out, trainer.state(), trainerOptions);
   await renderChart(lossCurveSpec(await readMetrics(metricsPath), `Loss, ${corpus.name}`), join(out, 'loss'));
-  if (interrupted) {
+  if (result.status === 'aborted') {
     await trainer.release();
     log(
       `glassbox train: interrupted at step ${trainer.step}; checkpoint saved in ${out}. Continue with --resume ${out}`,
