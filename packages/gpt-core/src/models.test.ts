@@ -55,17 +55,22 @@ async function meanLoss(
   return total / windows;
 }
 
-const BATCH = 16;
 const SEQ = 32;
 
 /**
  * Trains with AdamW (weight decay 0.01, clipping at 1) on random windows of the corpus; one graph run per
  * step. Returns the per-step losses and a copy of the trained parameters.
  */
-async function train(config: CourseModelConfig, steps: number, learningRate: number, seed: number) {
+async function train(
+  config: CourseModelConfig,
+  steps: number,
+  learningRate: number,
+  seed: number,
+  batch = 16,
+) {
   const g = new Graph(`model${config.model}-train`);
-  const inputIds = g.input('input_ids', 'int64', [BATCH, SEQ]);
-  const targets = g.input('targets', 'int64', [BATCH, SEQ]);
+  const inputIds = g.input('input_ids', 'int64', [batch, SEQ]);
+  const targets = g.input('targets', 'int64', [batch, SEQ]);
   const loss = g.crossEntropy(buildCourseModel(g, config, { inputIds }).logits, targets);
   const spec = addTrainingStep(g, loss, {
     optimizer: { type: 'adamw', weightDecay: 0.01 },
@@ -78,7 +83,7 @@ async function train(config: CourseModelConfig, steps: number, learningRate: num
   const rng = new Rng(seed + 1);
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
-    for (let b = 0; b < BATCH; b++) {
+    for (let b = 0; b < batch; b++) {
       const start = rng.randint(0, tokens.length - SEQ - 1);
       for (let t = 0; t < SEQ; t++) {
         x[b * SEQ + t] = BigInt(tokens[start + t]);
@@ -96,34 +101,42 @@ async function train(config: CourseModelConfig, steps: number, learningRate: num
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
-const MODELS: { config: CourseModelConfig; learningRate: number; maxFinalLoss: number }[] = [
-  { config: { model: 1, vocabSize: VOCAB, nEmbd: 32 }, learningRate: 1e-2, maxFinalLoss: 2.6 },
+/**
+ * Final-loss bounds sit 0.15 to 0.25 nats above the losses measured with these seeds (2.44, 3.31, 2.65, 2.64
+ * and 2.48). Models 4 and 5 use batches of 8 so that each test takes about 10 s on two oversubscribed cores.
+ */
+const MODELS: { config: CourseModelConfig; learningRate: number; batch: number; maxFinalLoss: number }[] = [
+  { config: { model: 1, vocabSize: VOCAB, nEmbd: 32 }, learningRate: 1e-2, batch: 16, maxFinalLoss: 2.6 },
   {
     config: { model: 2, vocabSize: VOCAB, nEmbd: 32, blockSize: SEQ },
     learningRate: 3e-3,
+    batch: 16,
     maxFinalLoss: 3.5,
   },
   {
     config: { model: 3, vocabSize: VOCAB, nEmbd: 32, blockSize: SEQ },
     learningRate: 3e-3,
+    batch: 16,
     maxFinalLoss: 2.9,
   },
   {
     config: { model: 4, vocabSize: VOCAB, nEmbd: 32, blockSize: SEQ, nLayer: 2 },
     learningRate: 3e-3,
+    batch: 8,
     maxFinalLoss: 2.8,
   },
   {
     config: { model: 5, vocabSize: VOCAB, nEmbd: 32, blockSize: SEQ, nLayer: 2, nHead: 4 },
     learningRate: 3e-3,
-    maxFinalLoss: 2.6,
+    batch: 8,
+    maxFinalLoss: 2.65,
   },
 ];
 
 describe('course models train on Tiny Shakespeare', () => {
-  for (const { config, learningRate, maxFinalLoss } of MODELS) {
+  for (const { config, learningRate, batch, maxFinalLoss } of MODELS) {
     it(`Model ${config.model} learns and generates text`, async () => {
-      const { losses, parameters } = await train(config, 300, learningRate, 11);
+      const { losses, parameters } = await train(config, 300, learningRate, 11, batch);
       const first = mean(losses.slice(0, 10));
       const last = mean(losses.slice(-30));
       expect(losses.every(Number.isFinite)).toBe(true);
