@@ -33,3 +33,10 @@ export {
 } from './pre-tokenize.js';
 export { type TrainBpeOptions, trainBpe } from './train-bpe.js';
 export type { AllowedSpecial, EncodeOptions, Tokenizer } from './types.js';
+export {
+  type AddedToken,
+  type EncodeForModelOptions,
+  type ModelInputs,
+  type WordPieceModel,
+  WordPieceTokenizer,
+} from './wordpiece.js';

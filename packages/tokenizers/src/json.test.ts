@@ -84,7 +84,8 @@ describe('tokenizerFromJSON', () => {
       /Unknown tokenizer type "sentencepiece"/,
     );
     const bert = JSON.parse(readSharedText('tokenizers/bert-base-uncased/tokenizer.json'));
-    expect(() => tokenizerFromJSON(bert)).toThrowError(/Unknown tokenizer type "WordPiece"/);
+    const unigram = { ...bert, model: { type: 'Unigram', vocab: [] } };
+    expect(() => tokenizerFromJSON(unigram)).toThrowError(/Unknown tokenizer type "Unigram"/);
     expect(() => tokenizerFromJSON([])).toThrowError(/expected an object, got an array/);
     expect(() => tokenizerFromJSON({ vocab: [] })).toThrowError(/"model" object/);
   });

@@ -1,6 +1,8 @@
 import { ByteLevelBpeTokenizer } from './bpe.js';
 import { CharTokenizer, type CharTokenizerJson } from './char.js';
+import { buildPostProcessor } from './hf-components.js';
 import { preTokenizerFromJson } from './hf-json-shapes.js';
+import { WordPieceTokenizer } from './wordpiece.js';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -8,10 +10,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Rebuilds a tokenizer from `toJSON` output: `{ "type": "char", ... }` gives a `CharTokenizer`,
- * and a Hugging Face `tokenizer.json` object with a byte-level BPE model gives a
- * `ByteLevelBpeTokenizer`. Raises an Error naming any other type.
+ * a Hugging Face `tokenizer.json` object with a byte-level BPE model gives a
+ * `ByteLevelBpeTokenizer`, and one with a WordPiece model a `WordPieceTokenizer`. Raises an
+ * Error naming any other type.
  */
-export function tokenizerFromJSON(json: unknown): CharTokenizer | ByteLevelBpeTokenizer {
+export function tokenizerFromJSON(json: unknown): CharTokenizer | ByteLevelBpeTokenizer | WordPieceTokenizer {
   if (!isObject(json)) throw new Error(`Invalid tokenizer JSON: expected an object, got ${describe(json)}`);
   if (json.type === 'char') return CharTokenizer.fromJSON(json as unknown as CharTokenizerJson);
   if (json.type !== undefined) {
@@ -24,7 +27,42 @@ export function tokenizerFromJSON(json: unknown): CharTokenizer | ByteLevelBpeTo
       'Invalid tokenizer JSON: expected "type": "char" or a Hugging Face tokenizer.json with a "model" object',
     );
   }
+  const modelType = json.model.type ?? inferModelType(json.model);
+  if (modelType === 'WordPiece') return wordPieceFromHuggingFace(json);
   return byteLevelBpeFromHuggingFace(json);
+}
+
+function wordPieceFromHuggingFace(json: Record<string, unknown>): WordPieceTokenizer {
+  const model = json.model as Record<string, unknown>;
+  if (!isObject(model.vocab) || typeof model.unk_token !== 'string') {
+    throw new Error(
+      'Invalid tokenizer.json: a WordPiece model needs a "vocab" object and an "unk_token" string',
+    );
+  }
+  return new WordPieceTokenizer({
+    vocab: model.vocab as Record<string, number>,
+    unkToken: model.unk_token,
+    continuingSubwordPrefix:
+      typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : undefined,
+    maxInputCharsPerWord:
+      typeof model.max_input_chars_per_word === 'number' ? model.max_input_chars_per_word : undefined,
+    addedTokens: readAddedTokens(json).map(({ id, content, special }) => ({ id, content, special })),
+    normalizer: json.normalizer,
+    preTokenizer: json.pre_tokenizer,
+    postProcessor: json.post_processor,
+    decoder: json.decoder,
+  });
+}
+
+function readAddedTokens(json: Record<string, unknown>): { id: number; content: string; special: boolean }[] {
+  return (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((added) => {
+    if (!isObject(added) || typeof added.content !== 'string' || typeof added.id !== 'number') {
+      throw new Error(
+        `Invalid tokenizer.json added token ${JSON.stringify(added)}: expected "id" and "content"`,
+      );
+    }
+    return { id: added.id, content: added.content, special: added.special !== false };
+  });
 }
 
 /**
@@ -54,7 +92,7 @@ function byteLevelBpeFromHuggingFace(json: Record<string, unknown>): ByteLevelBp
   const modelType = model.type ?? inferModelType(model);
   if (modelType !== 'BPE') {
     throw new Error(
-      `Unknown tokenizer type ${JSON.stringify(modelType)}: only BPE tokenizer.json models are supported`,
+      `Unknown tokenizer type ${JSON.stringify(modelType)}: only BPE and WordPiece tokenizer.json models are supported`,
     );
   }
   const normalizer = json.normalizer;
@@ -87,15 +125,11 @@ function byteLevelBpeFromHuggingFace(json: Record<string, unknown>): ByteLevelBp
     throw new Error('Invalid tokenizer.json: model.vocab must be an object and model.merges an array');
   }
 
+  // Raises for post-processor types this package does not implement; the ids need none of them,
+  // because `encode` adds no special tokens.
+  buildPostProcessor(json.post_processor);
   const specialTokens = new Map<string, number>();
-  for (const added of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
-    if (!isObject(added) || typeof added.content !== 'string' || typeof added.id !== 'number') {
-      throw new Error(
-        `Invalid tokenizer.json added token ${JSON.stringify(added)}: expected "id" and "content"`,
-      );
-    }
-    specialTokens.set(added.content, added.id);
-  }
+  for (const added of readAddedTokens(json)) specialTokens.set(added.content, added.id);
 
   return ByteLevelBpeTokenizer.fromVocabAndMerges(
     model.vocab as Record<string, number>,

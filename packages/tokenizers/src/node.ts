@@ -13,9 +13,12 @@ import {
 } from './encodings.js';
 import { tokenizerFromJSON } from './json.js';
 import type { Tokenizer } from './types.js';
+import type { WordPieceTokenizer } from './wordpiece.js';
 
-/** Reads a tokenizer saved by `saveTokenizer`, or a Hugging Face byte-level BPE `tokenizer.json`. */
-export async function loadTokenizer(path: string): Promise<CharTokenizer | ByteLevelBpeTokenizer> {
+/** Reads a tokenizer saved by `saveTokenizer`, or a Hugging Face byte-level BPE or WordPiece `tokenizer.json`. */
+export async function loadTokenizer(
+  path: string,
+): Promise<CharTokenizer | ByteLevelBpeTokenizer | WordPieceTokenizer> {
   const text = await readFile(path, 'utf8');
   let json: unknown;
   try {
