@@ -171,7 +171,8 @@ export class GptTrainer {
     const evalIds = e.input(INPUT_IDS, 'int64', [batchSize, blockSize]);
     const evalTargets = e.input(TARGETS, 'int64', [batchSize, blockSize]);
     e.output('loss', e.crossEntropy(buildGpt(e, model, { inputIds: evalIds }).logits, evalTargets));
-    const evaluation = await GraphSession.create(toOnnx(e), options.session);
+    // Only the training session writes a profile, so that the two do not share one file name.
+    const evaluation = await GraphSession.create(toOnnx(e), { ...options.session, profileFilePrefix: undefined });
 
     const batchRng = state ? Rng.fromState(state.batchRng) : new Rng(options.seed);
     const dropoutRng = state ? Rng.fromState(state.dropoutRng) : batchRng.fork(1);
@@ -310,6 +311,11 @@ export class GptTrainer {
       dropoutRng: this.dropoutRng.getState(),
       evalRng: this.evalRng.getState(),
     };
+  }
+
+  /** Ends ONNX Runtime profiling of the training session (see `SessionOptions.profileFilePrefix`) and writes the file. */
+  endProfiling(): void {
+    this.training.session.endProfiling();
   }
 
   async release(): Promise<void> {
