@@ -186,3 +186,43 @@ describe('trainBpe', () => {
     );
   });
 });
+
+describe('BPE training by hand', () => {
+  it('learns the hand-computed merges of a toy text', () => {
+    // The text has 16 symbols: 15 letters and the space. GPT-2's split keeps words apart and
+    // attaches each space to the word after it: "like", " liker", " love", " lovely", " hug",
+    // " hugs", " hugging", " hearts". Counting pairs within those words:
+    //  1. " h" occurs 4 times, more than any other pair.
+    //  2. " l", " hu" and "ug" occur 3 times; " l" is seen first (in " liker").
+    //  3. " hu" (3), then  4. " hug" (3).
+    //  5. Now "ik", "ke", " lo", "ov" and "ve" occur twice; "ik" is seen first (in "like").
+    //  6. "ike" (2, seen in "like" before " lo").  7. " lo" (2).  8. " lov" (2).  9. " love" (2).
+    // Nine merges take the 16 symbols to a vocabulary of 25. The tokenizer works on bytes, and
+    // this text is ASCII, so its 256 byte tokens contain the 16 symbols and the merges are the same.
+    const text = 'like liker love lovely hug hugs hugging hearts';
+    expect(new Set(text).size).toBe(16);
+    const tokenizer = trainBpe(text, { vocabSize: 256 + 9, preTokenizer: 'gpt2' });
+    const merged = tokenizer.merges.map(([left, right]) =>
+      new TextDecoder().decode(
+        new Uint8Array([...tokenizer.idToBytes(left)!, ...tokenizer.idToBytes(right)!]),
+      ),
+    );
+    expect(merged).toEqual([' h', ' l', ' hu', ' hug', 'ik', 'ike', ' lo', ' lov', ' love']);
+    expect(tokenizer.encode(' hugging like lovely').map((id) => tokenizer.idToToken(id))).toEqual([
+      'Ġhug',
+      'g',
+      'i',
+      'n',
+      'g',
+      'Ġl',
+      'ike',
+      'Ġlove',
+      'l',
+      'y',
+    ]);
+  });
+
+  // @huggingface/tokenizers 0.2.0 on npm can load and run a tokenizer.json but has no trainer,
+  // so the merges of Hugging Face's BpeTrainer cannot be produced here without Python.
+  it.skip('learns the merges of Hugging Face BpeTrainer (skipped: @huggingface/tokenizers on npm cannot train)', () => {});
+});
