@@ -1,13 +1,14 @@
 import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
-import { AWKWARD_STRINGS, readCorpus } from './test-support/shared-data.js';
+import { ByteLevelBpeTokenizer } from './bpe.js';
+import { AWKWARD_STRINGS, readCorpus, readSharedText } from './test-support/shared-data.js';
 import { trainBpe } from './train-bpe.js';
 
 describe('tokenizer.json interop', () => {
   const training = readCorpus('gullivers-travels.txt').slice(0, 200_000);
   const sample = [readCorpus('the-time-machine.txt').slice(0, 50_000), ...AWKWARD_STRINGS].join('\n');
 
-  for (const preTokenizer of ['gpt2', 'cl100k', 'none'] as const) {
+  for (const preTokenizer of ['gpt2', 'cl100k', 'o200k', 'none'] as const) {
     it(`encodes like @huggingface/tokenizers with ${preTokenizer}`, () => {
       const tokenizer = trainBpe(training, {
         vocabSize: 600,
@@ -27,4 +28,18 @@ describe('tokenizer.json interop', () => {
       }
     });
   }
+
+  it('saves GPT-2 so that @huggingface/tokenizers encodes like it', () => {
+    const gpt2 = ByteLevelBpeTokenizer.fromGpt2Files(
+      readSharedText('tokenizers/gpt2/encoder.json'),
+      readSharedText('tokenizers/gpt2/vocab.bpe'),
+    );
+    const reference = new HuggingFaceTokenizer(JSON.parse(JSON.stringify(gpt2.toJSON())), {});
+    for (const text of [readCorpus('the-time-machine.txt').slice(0, 60_000), ...AWKWARD_STRINGS]) {
+      const expected = reference.encode(text, { add_special_tokens: false }).ids;
+      expect(gpt2.encode(text, { allowedSpecial: 'all' }), JSON.stringify(text.slice(0, 40))).toEqual(
+        expected,
+      );
+    }
+  });
 });
