@@ -3,11 +3,19 @@ import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { closestMatch, UsageError } from './args.js';
+import { runBpeTrain } from './commands/bpe-train.js';
 import { runGenerate } from './commands/generate.js';
+import { runTokenize } from './commands/tokenize.js';
 import { runTrain } from './commands/train.js';
 import { generateUsage, parseGenerateOptions, parseTrainOptions, trainUsage } from './options.js';
+import {
+  bpeTrainUsage,
+  parseBpeTrainOptions,
+  parseTokenizeOptions,
+  tokenizeUsage,
+} from './tokenize-options.js';
 
-export const COMMANDS = ['train', 'generate', 'help'] as const;
+export const COMMANDS = ['train', 'generate', 'tokenize', 'bpe-train', 'help'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** Output streams and environment variables of the CLI, replaced by tests. */
@@ -27,6 +35,8 @@ export function mainUsage(): string {
     'Commands:',
     '  train     train a GPT language model on a text corpus',
     '  generate  generate text with a model trained by glassbox train',
+    '  tokenize  split text into tokens with GPT-2, cl100k, o200k, BERT, Claude or a tokenizer.json',
+    '  bpe-train train a byte-level BPE tokenizer and save it as tokenizer.json',
     '  help      print this help, or the help of a command (glassbox help train)',
     '',
     'Run glassbox <command> --help for the options of a command.',
@@ -65,6 +75,18 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
       case 'generate':
         await generateCommand(rest, io);
         return 0;
+      case 'tokenize': {
+        const parsed = parseTokenizeOptions(rest);
+        if (parsed.help) io.stdout.write(tokenizeUsage());
+        else await runTokenize(parsed.options, io);
+        return 0;
+      }
+      case 'bpe-train': {
+        const parsed = parseBpeTrainOptions(rest);
+        if (parsed.help) io.stdout.write(bpeTrainUsage());
+        else await runBpeTrain(parsed.options, io);
+        return 0;
+      }
     }
   } catch (error) {
     reportError(error, command === 'help' ? undefined : command, io);
@@ -97,6 +119,10 @@ function helpText(args: readonly string[]): string {
       return trainUsage();
     case 'generate':
       return generateUsage();
+    case 'tokenize':
+      return tokenizeUsage();
+    case 'bpe-train':
+      return bpeTrainUsage();
     default:
       throw unknownCommandError(topic);
   }
