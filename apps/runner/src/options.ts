@@ -155,7 +155,7 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   {
     flag: 'bpe-vocab-size',
     valueName: 'N',
-    description: 'BPE vocabulary size in tokens, only with --tokenizer bpe',
+    description: 'BPE vocabulary size in tokens (at least 257), only with --tokenizer bpe',
     defaultText: String(TRAIN_DEFAULTS.bpeVocabSize),
   },
   {
@@ -301,6 +301,14 @@ const trainSchema = z
         message:
           `--n-embd must be divisible by --n-head, got --n-embd ${options.nEmbd} and --n-head ${options.nHead}. ` +
           'Choose an --n-embd that is a multiple of --n-head.',
+      });
+    }
+    if (options.bpeVocabSize < 257) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          `--bpe-vocab-size must be at least 257 (the 256 byte tokens plus one merge), got ${options.bpeVocabSize}. ` +
+          'Choose a larger vocabulary.',
       });
     }
     if (options.minLr > options.lr) {

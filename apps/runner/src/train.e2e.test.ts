@@ -400,6 +400,19 @@ describe('glassbox train resume options', () => {
   );
 
   it(
+    'continues a run into another directory',
+    async () => {
+      const target = join(directory, 'continued-elsewhere');
+      const result = await runCli(['train', '--resume', finishedDirectory, '--out', target, '--steps', '14']);
+      expect(result.status).toBe(0);
+      expect(await readMetricsLines(target)).toHaveLength(14);
+      const generated = await runCli(['generate', '--model', target, '--max-new-tokens', '5', '--seed', '1']);
+      expect(generated.status).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'resumes without repeating --corpus',
     async () => {
       const copy = join(directory, 'resumed-without-corpus');
@@ -519,6 +532,7 @@ describe('glassbox generate', () => {
 });
 
 describe('glassbox train invalid input', () => {
+  const occupied = () => join(directory, 'occupied-run');
   const cases: { name: string; argv: () => string[]; names: () => string[] }[] = [
     {
       name: 'missing corpus file',
@@ -542,11 +556,34 @@ describe('glassbox train invalid input', () => {
       names: () => ['--n-embd 30', '--n-head 4'],
     },
     { name: 'unknown option', argv: () => ['--stepz', '3'], names: () => ['--stepz'] },
+    {
+      name: 'too small --bpe-vocab-size',
+      argv: () => ['--tokenizer', 'bpe', '--bpe-vocab-size', '100'],
+      names: () => ['--bpe-vocab-size', '100'],
+    },
+    {
+      name: 'context too large for memory',
+      argv: () => ['--block-size', '200000', '--batch-size', '64'],
+      names: () => ['--block-size 200000', '--batch-size 64', 'GiB'],
+    },
+    {
+      name: 'an --out that holds a run',
+      argv: () => ['--out', occupied()],
+      names: () => [`--out ${occupied()}`, `--resume ${occupied()}`],
+    },
   ];
 
   beforeAll(async () => {
+    await mkdir(occupied(), { recursive: true });
+    await writeFile(join(occupied(), 'model.safetensors'), 'not replaced');
     await writeFile(join(directory, 'empty.txt'), '');
     await writeFile(join(directory, 'ten.txt'), '0123456789');
+  });
+
+  it('leaves an existing run untouched', async () => {
+    const result = await runCli(['train', '--corpus', corpusPath, ...TINY_MODEL, '--out', occupied()]);
+    expect(result.status).toBe(1);
+    expect(await readFile(join(occupied(), 'model.safetensors'), 'utf8')).toBe('not replaced');
   });
 
   it.each(cases)(

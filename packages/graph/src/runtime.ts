@@ -34,7 +34,13 @@ export function loadBackend(name: BackendName): Promise<OrtModule> {
   if (!loading) {
     const specifier = name === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
     loading = (import(/* @vite-ignore */ specifier) as Promise<OrtModule & { default?: OrtModule }>).then(
-      (m) => (m.InferenceSession ? m : m.default!),
+      (m) => {
+        const module = m.InferenceSession ? m : m.default!;
+        // Errors reach callers as exceptions with ONNX Runtime's message; its own log would repeat them on
+        // stderr (with terminal colour codes) and adds warnings such as an unknown CPU vendor.
+        module.env.logLevel = 'fatal';
+        return module;
+      },
       (error: unknown) => {
         throw new Error(
           `could not load ${specifier}: ${(error as Error).message}. Install it or choose another backend.`,
@@ -68,6 +74,7 @@ export class GraphSession {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: options.executionProviders ?? [backend === 'node' ? 'cpu' : 'wasm'],
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      logSeverityLevel: 4,
     };
     if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
     if (options.optimizedModelFilePath)

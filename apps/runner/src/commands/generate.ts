@@ -24,7 +24,10 @@ export async function runGenerate(options: GenerateOptions): Promise<void> {
   try {
     prompt = tokenizer.encode(options.prompt);
   } catch (error) {
-    throw new UsageError(`--prompt cannot be tokenized: ${(error as Error).message}`);
+    const reason = (error as Error).message.replace(/;.*$/, '').replace(/\.$/, '');
+    throw new UsageError(
+      `--prompt cannot be encoded with this model's tokenizer (${reason}); use only characters from the training text.`,
+    );
   }
   if (prompt.length === 0) throw new UsageError('--prompt encodes to no tokens; give a non-empty prompt.');
 

@@ -1,4 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type GptConfig, GptInference, resolveGptConfig } from '@glassbox/gpt-core';
 import { Rng } from '@glassbox/graph';
@@ -66,7 +67,13 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   const out = options.out;
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
-  const resumed = options.resume ? await loadCheckpoint(options.resume) : undefined;
+  const resumingInPlace = options.resume !== undefined && resolve(options.resume) === resolve(out);
+  if (!resumingInPlace && (await holdsRun(out))) {
+    throw new UsageError(
+      `--out ${out} already holds a training run; choose another --out, or continue that run with --resume ${out}.`,
+    );
+  }
+  const resumed = options.resume ? await loadResumeCheckpoint(options.resume) : undefined;
   const previous = options.resume ? await readRunSettings(options.resume) : undefined;
   if (resumed && previous) {
     const changed = changedOnResume(options, resumed.options, previous);
@@ -132,25 +139,42 @@ export async function runTrain(options: TrainOptions): Promise<number> {
       options.given.has('eval-interval') || !previous ? options.evalInterval : previous.evalInterval,
     valFraction: previous?.valFraction ?? options.valFraction,
   };
+  checkMemory(model, trainerOptions.batchSize);
   const sizes = checkCorpusLength(tokens.length, model.blockSize, settings.valFraction);
   const data = { train: tokens.subarray(0, sizes.train), validation: tokens.subarray(sizes.train) };
 
   // Everything is validated; only now does the run directory appear.
   await mkdir(out, { recursive: true });
-  if (!resumed) {
-    await saveTokenizer(join(out, TOKENIZER_FILE), tokenizer);
-  }
+  if (!resumingInPlace) await saveTokenizer(join(out, TOKENIZER_FILE), tokenizer);
   const { session: _session, ...persisted } = trainerOptions;
   await writeFileAtomic(
     join(out, CONFIG_FILE),
     `${JSON.stringify(huggingFaceConfig(model, { ...settings, training: persisted }), null, 2)}\n`,
   );
 
-  const trainer = await GptTrainer.create(trainerOptions, data, resumed?.state);
+  let trainer: GptTrainer;
+  try {
+    trainer = await GptTrainer.create(trainerOptions, data, resumed?.state);
+  } catch (error) {
+    if (String((error as Error).message).includes('bad_alloc')) {
+      throw new UsageError(
+        `ONNX Runtime ran out of memory building the training graph for context ${model.blockSize} and batch ${trainerOptions.batchSize}; use a smaller --block-size or --batch-size.`,
+      );
+    }
+    throw error;
+  }
   const startStep = trainer.step;
   const metricsPath = join(out, METRICS_FILE);
-  const history: MetricsRecord[] = resumed ? await truncateMetrics(metricsPath, startStep) : [];
-  if (!resumed) await writeFileAtomic(metricsPath, '');
+  let history: MetricsRecord[] = [];
+  if (resumingInPlace) {
+    history = await truncateMetrics(metricsPath, startStep);
+  } else {
+    // A new run directory starts empty, or with the history of the run it continues.
+    if (options.resume) {
+      history = (await readMetrics(join(options.resume, METRICS_FILE))).filter((r) => r.step <= startStep);
+    }
+    await writeFileAtomic(metricsPath, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
   const metrics = await MetricsWriter.open(metricsPath);
   const previousSeconds = history.at(-1)?.elapsedSeconds ?? 0;
 
@@ -168,6 +192,8 @@ export async function runTrain(options: TrainOptions): Promise<number> {
     stop.abort();
   };
   process.on('SIGINT', onSigint);
+  // A scheduler or `docker stop` sends SIGTERM: stop the same way, so the checkpoint is saved.
+  process.on('SIGTERM', onSigint);
   const progress = createTrainingProgress({ totalSteps: trainerOptions.maxSteps, startStep });
   const isEvaluated = (step: number) =>
     step % settings.evalInterval === 0 || step === trainerOptions.maxSteps;
@@ -205,6 +231,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     await metrics.close();
   }
 
@@ -226,6 +253,49 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   const sample = await generateSample(model, parameters, tokenizer, trainerOptions.seed);
   process.stdout.write(`\n--- sample ---\n${sample}\n`);
   return 0;
+}
+
+/** Whether `directory` already contains a training run's weights or state. */
+async function holdsRun(directory: string): Promise<boolean> {
+  for (const name of ['model.safetensors', 'trainer-state.json']) {
+    try {
+      await stat(join(directory, name));
+      return true;
+    } catch {
+      // Not there.
+    }
+  }
+  return false;
+}
+
+/** Loads the checkpoint of `--resume`, reporting a damaged or partial directory as a usage error. */
+async function loadResumeCheckpoint(directory: string): ReturnType<typeof loadCheckpoint> {
+  try {
+    return await loadCheckpoint(directory);
+  } catch (error) {
+    throw new UsageError(
+      `--resume ${directory} cannot be loaded: ${(error as Error).message.replace(/\.$/, '')}. Pass a run directory written by glassbox train.`,
+    );
+  }
+}
+
+/**
+ * Rejects a model and batch whose training activations would not fit in this machine's memory. The estimate
+ * counts float32 activations kept for the backward pass: per layer about 30 values per position and channel
+ * plus three attention matrices per head (scores, weights and their gradient).
+ */
+function checkMemory(model: GptConfig, batchSize: number): void {
+  const positions = batchSize * model.blockSize;
+  const perLayer =
+    positions * model.nEmbd * 30 + 3 * batchSize * model.nHead * model.blockSize * model.blockSize;
+  const bytes = 4 * (perLayer * model.nLayer + positions * model.vocabSize * 3);
+  const available = totalmem();
+  if (bytes > 0.75 * available) {
+    throw new UsageError(
+      `training needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for --block-size ${model.blockSize} and --batch-size ${batchSize}, ` +
+        `more than this machine's ${(available / 2 ** 30).toFixed(1)} GiB allows; use a smaller --block-size or --batch-size.`,
+    );
+  }
 }
 
 /** The run settings that `glassbox train` stored in a run directory's config.json. */
