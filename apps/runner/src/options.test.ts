@@ -60,17 +60,20 @@ describe('parseTrainOptions', () => {
       minLr: 1e-4,
       warmupSteps: 100,
       weightDecay: 0.1,
+      beta1: 0.9,
+      beta2: 0.95,
       gradClip: 1.0,
       dropout: 0,
       evalInterval: 250,
       evalIters: 20,
       valFraction: 0.1,
       seed: 1337,
+      given: new Set(),
     });
   });
 
   it('keeps defaults in TRAIN_DEFAULTS', () => {
-    const { out: _out, ...rest } = train([]);
+    const { out: _out, given: _given, ...rest } = train([]);
     expect(rest).toEqual(TRAIN_DEFAULTS);
   });
 
@@ -104,6 +107,10 @@ describe('parseTrainOptions', () => {
       '0',
       '--weight-decay',
       '0',
+      '--beta1',
+      '0.8',
+      '--beta2',
+      '0.99',
       '--grad-clip',
       '0',
       '--dropout',
@@ -136,6 +143,8 @@ describe('parseTrainOptions', () => {
       minLr: 0,
       warmupSteps: 0,
       weightDecay: 0,
+      beta1: 0.8,
+      beta2: 0.99,
       gradClip: 0,
       dropout: 0.2,
       evalInterval: 5,
@@ -144,6 +153,32 @@ describe('parseTrainOptions', () => {
       seed: 0,
       resume: 'runs/old',
       threads: 2,
+      given: new Set([
+        'corpus',
+        'tokenizer',
+        'bpe-vocab-size',
+        'steps',
+        'out',
+        'n-layer',
+        'n-head',
+        'n-embd',
+        'block-size',
+        'batch-size',
+        'lr',
+        'min-lr',
+        'warmup-steps',
+        'weight-decay',
+        'beta1',
+        'beta2',
+        'grad-clip',
+        'dropout',
+        'eval-interval',
+        'eval-iters',
+        'val-fraction',
+        'seed',
+        'resume',
+        'threads',
+      ]),
     });
   });
 

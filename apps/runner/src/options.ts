@@ -36,6 +36,8 @@ export interface TrainOptions {
   minLr: number;
   warmupSteps: number;
   weightDecay: number;
+  beta1: number;
+  beta2: number;
   gradClip: number;
   dropout: number;
   evalInterval: number;
@@ -81,6 +83,10 @@ export const TRAIN_DEFAULTS = Object.freeze({
   warmupSteps: 100,
   /** AdamW weight decay coefficient (decoupled, per step it scales weights by 1 - lr * weightDecay). */
   weightDecay: 0.1,
+  /** AdamW's decay rate of the first-moment (mean) estimate. */
+  beta1: 0.9,
+  /** AdamW's decay rate of the second-moment estimate; nanoGPT uses 0.99 for small character models. */
+  beta2: 0.95,
   /** Maximum global L2 norm of the gradients. 0 disables clipping. */
   gradClip: 1.0,
   /** Dropout probability during training, from 0 (off) up to but excluding 1. */
@@ -138,6 +144,8 @@ const DROPOUT_RULE: NumberRule = {
   exclusiveMax: true,
   expected: 'a number from 0 up to but excluding 1',
 };
+/** Adam's beta1 and beta2 have the same range as a dropout probability: [0, 1). */
+const BETA_RULE: NumberRule = DROPOUT_RULE;
 
 const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   {
@@ -225,6 +233,18 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
     defaultText: String(TRAIN_DEFAULTS.weightDecay),
   },
   {
+    flag: 'beta1',
+    valueName: 'X',
+    description: "AdamW's first-moment decay rate, in [0, 1)",
+    defaultText: String(TRAIN_DEFAULTS.beta1),
+  },
+  {
+    flag: 'beta2',
+    valueName: 'X',
+    description: "AdamW's second-moment decay rate, in [0, 1)",
+    defaultText: String(TRAIN_DEFAULTS.beta2),
+  },
+  {
     flag: 'grad-clip',
     valueName: 'NORM',
     description: 'maximum global L2 norm of the gradients, 0 disables clipping',
@@ -285,6 +305,8 @@ const trainSchema = z
     minLr: numberOption('min-lr', NON_NEGATIVE_NUMBER).default(TRAIN_DEFAULTS.minLr),
     warmupSteps: numberOption('warmup-steps', NON_NEGATIVE_INTEGER).default(TRAIN_DEFAULTS.warmupSteps),
     weightDecay: numberOption('weight-decay', NON_NEGATIVE_NUMBER).default(TRAIN_DEFAULTS.weightDecay),
+    beta1: numberOption('beta1', BETA_RULE).default(TRAIN_DEFAULTS.beta1),
+    beta2: numberOption('beta2', BETA_RULE).default(TRAIN_DEFAULTS.beta2),
     gradClip: numberOption('grad-clip', NON_NEGATIVE_NUMBER).default(TRAIN_DEFAULTS.gradClip),
     dropout: numberOption('dropout', DROPOUT_RULE).default(TRAIN_DEFAULTS.dropout),
     evalInterval: numberOption('eval-interval', POSITIVE_INTEGER).default(TRAIN_DEFAULTS.evalInterval),
