@@ -18,6 +18,8 @@ const CONFIGS = {
 } as const;
 
 const { values } = parseArgs({
+  // pnpm passes a literal `--` through when the command is run as `pnpm bench -- --threads 2`.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     threads: { type: 'string', default: '2' },
     steps: { type: 'string', default: '40' },
@@ -72,7 +74,8 @@ for (const name of selected) {
   torchRuns.forEach((m, i) => {
     console.log(row(i === 0 ? 'pytorch' : 'pytorch*', m));
   });
-  if (torchRuns.length > 1) console.log('  (pytorch* runs OpenBLAS single-threaded inside its OpenMP threads)');
+  if (torchRuns.length > 1)
+    console.log('  (pytorch* runs OpenBLAS single-threaded inside its OpenMP threads)');
   console.log(
     `  ratio      ${(ours.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}x tokens/s, ${(ours.peakRssMiB / torch.peakRssMiB).toFixed(2)}x peak memory`,
   );
