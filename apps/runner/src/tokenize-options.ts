@@ -11,7 +11,7 @@ import {
   validateOptions,
 } from './args.js';
 
-/** Tokenizers that `glassbox tokenize` knows by name; any other value is a tokenizer.json path. */
+/** Tokenizers that `glassbox tokenize` loads by name. Any other value is a tokenizer.json path. */
 export const NAMED_TOKENIZERS = ['gpt2', 'cl100k', 'o200k', 'bert-base-uncased', 'claude'] as const;
 export type NamedTokenizer = (typeof NAMED_TOKENIZERS)[number];
 

@@ -222,7 +222,7 @@ export function compareCompression(
   return rows;
 }
 
-/** The text of a token as its characters: decoded bytes for byte-level tokens, else its string. */
+/** Returns the text of a token: its decoded bytes for byte-level tokens, else its string. */
 function tokenText(tokenizer: Tokenizer, id: number): string | undefined {
   if (tokenizer.idToToken(id) === undefined) return undefined;
   return tokenizer.decode([id]);
@@ -346,7 +346,7 @@ export interface GutenbergCleanOptions {
 /**
  * Cleans a Project Gutenberg text: keeps only the lines between the "*** START OF" and
  * "*** END OF" marker lines (the whole text when a marker is missing), turns \r\n and \r into
- * \n, normalizes quotes and dashes as `options` says, and trims blank lines at both ends.
+ * \n, normalizes quotes and dashes as `options` selects, and trims blank lines at both ends.
  */
 export function cleanGutenbergText(text: string, options: GutenbergCleanOptions = {}): string {
   let result = text.replace(/\r\n?/g, '\n');

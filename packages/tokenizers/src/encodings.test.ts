@@ -137,7 +137,7 @@ describe.each(ENCODING_NAMES)('%s', (name: EncodingName) => {
 
 describe('encodings', () => {
   it('differ from gpt-tokenizer on a byte order mark', async () => {
-    // tiktoken keeps U+FEFF in the chunk of the word after it, as the cl100k pattern says.
+    // tiktoken keeps U+FEFF in the chunk of the word after it, as the cl100k pattern specifies.
     const encoding = await loadEncoding('cl100k_base');
     const tiktoken = get_encoding('cl100k_base');
     try {

@@ -123,7 +123,7 @@ function escapeRegExp(text: string): string {
 
 type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
 
-/** Hugging Face's `Split` pre-tokenizer: splits at the matches of a pattern, as `behavior` says. */
+/** Builds Hugging Face's `Split` pre-tokenizer, which splits at the matches of a pattern as `behavior` selects. */
 function buildSplit(json: Json): PreTokenizer {
   const pattern = isObject(json.pattern) ? json.pattern : {};
   const source =
@@ -258,7 +258,10 @@ function templateProcessor(single: TemplatePiece[], pair: TemplatePiece[]): Post
       const ids: number[] = [];
       const typeIds: number[] = [];
       for (const piece of second === undefined ? single : pair) {
-        const pieceIds = piece.kind === 'special' ? piece.ids : piece.which === 'A' ? first : (second ?? []);
+        let pieceIds: number[];
+        if (piece.kind === 'special') pieceIds = piece.ids;
+        else if (piece.which === 'A') pieceIds = first;
+        else pieceIds = second ?? [];
         for (const id of pieceIds) {
           ids.push(id);
           typeIds.push(piece.typeId);
@@ -312,16 +315,17 @@ export function buildPostProcessor(json: unknown): PostProcessor | undefined {
 export type Decoder = (tokens: string[]) => string;
 
 /**
- * The WordPiece decoder: joins tokens with spaces, glues `prefix` pieces to the token before, and
- * with `cleanup` removes the spaces before punctuation and English contractions.
+ * Builds the WordPiece decoder, which joins tokens with spaces, glues `prefix` pieces to the token
+ * before, and with `cleanup` removes the spaces before punctuation and English contractions.
  */
 export function wordPieceDecoder(prefix: string, cleanup: boolean): Decoder {
   return (tokens) => {
-    const text = tokens
-      .map((token, i) =>
-        i > 0 && token.startsWith(prefix) ? token.slice(prefix.length) : i > 0 ? ` ${token}` : token,
-      )
-      .join('');
+    let text = '';
+    tokens.forEach((token, i) => {
+      if (i === 0) text += token;
+      else if (token.startsWith(prefix)) text += token.slice(prefix.length);
+      else text += ` ${token}`;
+    });
     return cleanup ? cleanUpTokenization(text) : text;
   };
 }

@@ -201,6 +201,7 @@ describe('BPE training by hand', () => {
     // this text is ASCII, so its 256 byte tokens contain the 16 symbols and the merges are the same.
     const text = 'like liker love lovely hug hugs hugging hearts';
     expect(new Set(text).size).toBe(16);
+
     const tokenizer = trainBpe(text, { vocabSize: 256 + 9, preTokenizer: 'gpt2' });
     const merged = tokenizer.merges.map(([left, right]) =>
       new TextDecoder().decode(
@@ -208,6 +209,7 @@ describe('BPE training by hand', () => {
       ),
     );
     expect(merged).toEqual([' h', ' l', ' hu', ' hug', 'ik', 'ike', ' lo', ' lov', ' love']);
+
     expect(tokenizer.encode(' hugging like lovely').map((id) => tokenizer.idToToken(id))).toEqual([
       'Ġhug',
       'g',

@@ -127,6 +127,7 @@ describe('WordPiece', () => {
       tokenTypeIds: [0, 0, 0, 0, 0, 0, 0, 0],
       attentionMask: [1, 1, 1, 1, 0, 0, 0, 0],
     });
+
     const longest = bert.encodeForModel('Hello there', 'General Kenobi!', { maxLength: 7, truncation: true });
     expect(longest.ids).toEqual([101, 7592, 2045, 102, 2236, 6358, 102]);
     expect(longest.tokenTypeIds).toEqual([0, 0, 0, 0, 1, 1, 1]);
@@ -135,6 +136,7 @@ describe('WordPiece', () => {
     // "a b" is [1037, 1038]: on a tie the second sequence loses a token.
     const tie = bert.encodeForModel('Hello there', 'a b', { maxLength: 6, truncation: 'longest_first' });
     expect(tie.ids).toEqual([101, 7592, 2045, 102, 1037, 102]);
+
     const onlySecond = bert.encodeForModel('Hello there', 'General Kenobi!', {
       maxLength: 8,
       truncation: 'only_second',
@@ -146,6 +148,7 @@ describe('WordPiece', () => {
       truncation: 'only_first',
     });
     expect(onlyFirst.ids).toEqual([101, 7592, 102, 2236, 6358, 16429, 2072, 999, 102]);
+
     expect(() => bert.encodeForModel('Hello there', undefined, { maxLength: 3 })).toThrowError(
       /4 tokens is longer than maxLength 3/,
     );

@@ -67,7 +67,7 @@ export interface ModelInputs {
  * is split into the longest vocabulary pieces from the left (greedy longest-match-first), with
  * `##` marking pieces that continue a word. A word with no such split becomes `[UNK]` as a whole.
  * `encode` recognizes the text of added tokens such as `[MASK]` by default, as Hugging Face does,
- * and adds no special tokens; `encodeForModel` adds them and builds the model inputs.
+ * and adds no special tokens. `encodeForModel` adds them and builds the model inputs.
  */
 export class WordPieceTokenizer implements Tokenizer {
   readonly kind = 'wordpiece';
@@ -224,7 +224,7 @@ export class WordPieceTokenizer implements Tokenizer {
 
   /**
    * Encodes one text or a pair for a BERT-style model: adds [CLS] and [SEP] as the post-processor
-   * says, then truncates and pads to `maxLength`. Returns the ids, the token type ids (0 for the
+   * defines, then truncates and pads to `maxLength`. Returns the ids, the token type ids (0 for the
    * first text, 1 for the second) and the attention mask (1 for tokens, 0 for padding).
    */
   encodeForModel(text: string, pair?: string, options: EncodeForModelOptions = {}): ModelInputs {

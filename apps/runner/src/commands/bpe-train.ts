@@ -11,7 +11,7 @@ export const PROGRESS_MIN_CORPUS_LENGTH = 1_000_000;
 
 export interface BpeTrainIo {
   stdout: { write(text: string): unknown };
-  /** Where progress goes, `process.stderr` by default. */
+  /** Stream for the progress display, `process.stderr` by default. */
   progress?: ProgressStream;
 }
 

@@ -44,7 +44,7 @@ export const HUB_FILES: Readonly<Record<'bert-base-uncased', HubFile>> = {
 /** The Hub address; `HF_ENDPOINT` replaces it, as in Hugging Face's own libraries. */
 const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
-/** The cache directory: `$GLASSBOX_CACHE`, or `~/.cache/glassbox`. */
+/** Returns the cache directory: `$GLASSBOX_CACHE`, or `~/.cache/glassbox`. */
 export function cacheDirectory(env: Readonly<Record<string, string | undefined>>): string {
   const configured = env.GLASSBOX_CACHE;
   return configured !== undefined && configured !== '' ? configured : join(homedir(), '.cache', 'glassbox');
@@ -57,7 +57,7 @@ function sha256Hex(data: Uint8Array): string {
 /**
  * Returns the path of a Hub file in the cache, downloading it first when the cache has no copy
  * with the expected SHA-256. A download with another hash is not kept. A failed download raises a
- * UsageError that says the machine may be offline and how to pass a local file instead.
+ * UsageError that suggests the machine may be offline and names `--tokenizer PATH` as the alternative.
  */
 export async function fetchHubFile(
   file: HubFile,
@@ -146,7 +146,7 @@ function encodeText(tokenizer: Tokenizer, text: string): number[] {
 }
 
 /**
- * The text of one token for display: its decoded text, or for a byte-level token that is only
+ * Returns the text of one token for display: its decoded text, or for a byte-level token that is only
  * part of a character, its GPT-2 byte-level form (`Ġ` for a space byte, and so on).
  */
 function pieceText(tokenizer: Tokenizer, id: number): string {
