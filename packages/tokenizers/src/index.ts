@@ -51,8 +51,17 @@ export {
   type PreTokenizerName,
   preTokenize,
 } from './pre-tokenize.js';
+export {
+  mergePair,
+  mostFrequentPair,
+  type SymbolBpeMerge,
+  type SymbolBpeOptions,
+  type SymbolBpeResult,
+  trainSymbolBpe,
+} from './symbol-bpe.js';
 export { type TrainBpeOptions, trainBpe } from './train-bpe.js';
 export type { AllowedSpecial, EncodeOptions, Tokenizer } from './types.js';
+export { type CleanWordsOptions, cleanWords, splitWords, WordVocabulary } from './word-level.js';
 export {
   type AddedToken,
   type EncodeForModelOptions,
