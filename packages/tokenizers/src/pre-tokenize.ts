@@ -35,10 +35,44 @@ export const O200K_SPLIT_PATTERN = [
 
 const PRE_TOKENIZER_NAMES: readonly PreTokenizerName[] = ['gpt2', 'cl100k', 'o200k', 'none'];
 
+/**
+ * The characters of the Unicode White_Space property, which `\s` matches in Rust's regex crate
+ * (tiktoken) and Python's `regex` module. JavaScript's `\s` differs: it also matches U+FEFF and
+ * misses U+0085.
+ */
+const WHITE_SPACE = String.raw`\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
+
+/**
+ * Rewrites `\s` and `\S` in a split pattern as explicit White_Space classes, so that JavaScript
+ * splits text where tiktoken does.
+ */
+export function withUnicodeWhiteSpace(pattern: string): string {
+  // `[\s\S]` is any character, written `[^]` in JavaScript.
+  pattern = pattern.replaceAll(String.raw`[\s\S]`, '[^]');
+  let result = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === '\\') {
+      const next = pattern[i + 1];
+      i++;
+      if (next === 's') result += inClass ? WHITE_SPACE : `[${WHITE_SPACE}]`;
+      else if (next === 'S' && !inClass) result += `[^${WHITE_SPACE}]`;
+      else if (next === 'S') throw new Error(`Unsupported \\S inside a character class in ${pattern}`);
+      else result += char + next;
+      continue;
+    }
+    if (char === '[') inClass = true;
+    else if (char === ']') inClass = false;
+    result += char;
+  }
+  return result;
+}
+
 const SPLIT_REGEXES: Record<Exclude<PreTokenizerName, 'none'>, RegExp> = {
-  gpt2: new RegExp(GPT2_SPLIT_PATTERN, 'gu'),
-  cl100k: new RegExp(CL100K_SPLIT_PATTERN, 'gu'),
-  o200k: new RegExp(O200K_SPLIT_PATTERN, 'gu'),
+  gpt2: new RegExp(withUnicodeWhiteSpace(GPT2_SPLIT_PATTERN), 'gu'),
+  cl100k: new RegExp(withUnicodeWhiteSpace(CL100K_SPLIT_PATTERN), 'gu'),
+  o200k: new RegExp(withUnicodeWhiteSpace(O200K_SPLIT_PATTERN), 'gu'),
 };
 
 export function isPreTokenizerName(value: unknown): value is PreTokenizerName {
