@@ -126,7 +126,7 @@ const BPE_TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   {
     flag: 'out',
     valueName: 'FILE',
-    description: 'where to write the Hugging Face tokenizer.json (required)',
+    description: 'path of the Hugging Face tokenizer.json to write (required)',
   },
 ];
 
