@@ -49,7 +49,10 @@ const trainer = await GptTrainer.create(
     gradClip: 1,
     evalIters: 1,
     seed: 0,
-    session: { intraOpThreads: int('threads'), profileFilePrefix: values.profile ? profilePrefix : undefined },
+    session: {
+      intraOpThreads: int('threads'),
+      profileFilePrefix: values.profile ? profilePrefix : undefined,
+    },
   },
   { train: tokens.subarray(0, 180_000), validation: tokens.subarray(180_000) },
 );
@@ -79,7 +82,12 @@ console.log(
 function summarizeProfile(trainer: GptTrainer): Record<string, number> {
   trainer.endProfiling();
   const file = readdirProfile();
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat?: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const events = JSON.parse(readFileSync(file, 'utf8')) as {
+    cat?: string;
+    name: string;
+    dur: number;
+    args?: { op_name?: string };
+  }[];
   rmSync(file);
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').length;
   const totals = new Map<string, number>();
@@ -89,7 +97,9 @@ function summarizeProfile(trainer: GptTrainer): Record<string, number> {
     totals.set(op, (totals.get(op) ?? 0) + e.dur);
   }
   return Object.fromEntries(
-    [...totals].sort((a, b) => b[1] - a[1]).map(([op, micros]) => [op, Number((micros / 1000 / runs).toFixed(2))]),
+    [...totals]
+      .sort((a, b) => b[1] - a[1])
+      .map(([op, micros]) => [op, Number((micros / 1000 / runs).toFixed(2))]),
   );
 }
 

@@ -172,7 +172,10 @@ export class GptTrainer {
     const evalTargets = e.input(TARGETS, 'int64', [batchSize, blockSize]);
     e.output('loss', e.crossEntropy(buildGpt(e, model, { inputIds: evalIds }).logits, evalTargets));
     // Only the training session writes a profile, so that the two do not share one file name.
-    const evaluation = await GraphSession.create(toOnnx(e), { ...options.session, profileFilePrefix: undefined });
+    const evaluation = await GraphSession.create(toOnnx(e), {
+      ...options.session,
+      profileFilePrefix: undefined,
+    });
 
     const batchRng = state ? Rng.fromState(state.batchRng) : new Rng(options.seed);
     const dropoutRng = state ? Rng.fromState(state.dropoutRng) : batchRng.fork(1);
