@@ -1,14 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { getTokenizer as getClaudeReference } from '@anthropic-ai/tokenizer';
 import * as gptTokenizerCl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as gptTokenizerO200k from 'gpt-tokenizer/encoding/o200k_base';
 import * as gptTokenizerR50k from 'gpt-tokenizer/encoding/r50k_base';
 import { get_encoding, type Tiktoken } from 'tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ByteLevelBpeTokenizer } from './bpe.js';
+import { ByteLevelBpeTokenizer } from './bpe.js';
 import {
   ENCODING_NAMES,
   type EncodingName,
   encodingSpecialTokens,
+  formatTiktokenRanks,
   loadEncoding,
   parseTiktokenRanks,
 } from './encodings.js';
@@ -16,6 +18,7 @@ import { tokenizerFromJSON } from './json.js';
 import { loadClaudeTokenizer, loadTiktokenFile } from './node.js';
 import { randomTexts } from './test-support/random-text.js';
 import { AWKWARD_STRINGS, corpusFileNames, readCorpus } from './test-support/shared-data.js';
+import { trainBpe } from './train-bpe.js';
 
 const VOCAB_SIZES = { r50k_base: 50257, cl100k_base: 100277, o200k_base: 200019 } as const;
 
@@ -192,6 +195,26 @@ describe('encodings', () => {
     expect(parseTiktokenRanks('IQ== 0\nIg== 1\n')).toEqual([Uint8Array.of(33), Uint8Array.of(34)]);
     expect(parseTiktokenRanks('! 5 IQ== Ig==')[6]).toEqual(Uint8Array.of(34));
     expect(() => parseTiktokenRanks('IQ==\n')).toThrowError(/line 1 "IQ==" is not "base64-token rank"/);
+  });
+
+  it('write tiktoken rank files', async () => {
+    for (const name of ['r50k_base', 'cl100k_base'] as const) {
+      const path = new URL(`../node_modules/gpt-tokenizer/data/${name}.tiktoken`, import.meta.url);
+      const expected = readFileSync(path, 'utf8');
+      expect(formatTiktokenRanks(await loadEncoding(name)) === expected, name).toBe(true);
+    }
+    const trained = trainBpe(readCorpus('alice-in-wonderland.txt'), {
+      vocabSize: 400,
+      preTokenizer: 'cl100k',
+    });
+    const reloaded = ByteLevelBpeTokenizer.fromTiktokenRanks(
+      parseTiktokenRanks(formatTiktokenRanks(trained)),
+      {
+        preTokenizer: 'cl100k',
+      },
+    );
+    const text = readCorpus('the-time-machine.txt').slice(0, 30_000);
+    expect(reloaded.encode(text)).toEqual(trained.encode(text));
   });
 
   it('round-trip through tokenizer.json', async () => {

@@ -91,6 +91,29 @@ export function parseTiktokenRanks(text: string): Uint8Array[] {
   return ranks;
 }
 
+/** Encodes bytes as standard base64 with `btoa`, which browsers and Node.js both provide. */
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/**
+ * Writes the ordinary tokens of a byte-level BPE tokenizer as a tiktoken rank file, one
+ * `base64-token rank` line per token with the id as rank, in id order. The file encodes like the
+ * tokenizer when ids follow merge order, as in OpenAI's encodings and in tokenizers from
+ * `trainBpe`. Special tokens are not part of the format.
+ */
+export function formatTiktokenRanks(tokenizer: ByteLevelBpeTokenizer): string {
+  const lines: string[] = [];
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    if (tokenizer.specialTokens.get(tokenizer.idToToken(id) ?? '') === id) continue;
+    const bytes = tokenizer.idToBytes(id);
+    if (bytes !== undefined) lines.push(`${bytesToBase64(bytes)} ${id}\n`);
+  }
+  return lines.join('');
+}
+
 /**
  * Converts gpt-tokenizer's rank lists (`gpt-tokenizer/bpeRanks/*`), where each token is its
  * UTF-8 text or, when its bytes are not valid UTF-8, an array of bytes.

@@ -34,6 +34,7 @@ export {
   type EncodingName,
   encodingFromRanks,
   encodingSpecialTokens,
+  formatTiktokenRanks,
   loadEncoding,
   parseTiktokenRanks,
   rankListToBytes,
