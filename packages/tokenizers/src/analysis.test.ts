@@ -126,6 +126,16 @@ describe('vocabulary statistics', () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(50257);
     const chars = CharTokenizer.fromText('abc', { specialTokens: ['<eos>'] });
     expect(tokenLengthHistogram(chars, 'characters')).toEqual([0, 3, 0, 0, 0, 1]);
+    const bert = tokenizerFromJSON(
+      JSON.parse(readSharedText('tokenizers/bert-base-uncased/tokenizer.json')),
+    ) as WordPieceTokenizer;
+    const bertCounts = tokenLengthHistogram(bert, 'characters');
+    expect(bertCounts.reduce((a, b) => a + b, 0)).toBe(30522);
+    // "##s" counts as one character, like "s".
+    const oneCharacter = [...Array(bert.vocabSize).keys()].filter((id) =>
+      /^(##)?.$/u.test(bert.idToToken(id)!),
+    );
+    expect(bertCounts[1]).toBe(oneCharacter.length);
   });
 
   it('rank ids by frequency and fit Zipf', () => {

@@ -222,9 +222,17 @@ export function compareCompression(
   return rows;
 }
 
-/** Returns the text of a token: its decoded bytes for byte-level tokens, else its string. */
+/**
+ * Returns the text of a token: its decoded bytes for byte-level tokens, its string without the
+ * continuation prefix (`##`) for WordPiece, else its string.
+ */
 function tokenText(tokenizer: Tokenizer, id: number): string | undefined {
-  if (tokenizer.idToToken(id) === undefined) return undefined;
+  const token = tokenizer.idToToken(id);
+  if (token === undefined) return undefined;
+  const prefix = (tokenizer as { continuingSubwordPrefix?: unknown }).continuingSubwordPrefix;
+  if (typeof prefix === 'string' && prefix !== '' && token.startsWith(prefix) && token !== prefix) {
+    return token.slice(prefix.length);
+  }
   return tokenizer.decode([id]);
 }
 

@@ -17,7 +17,7 @@ export interface EncodeOptions {
 
 /** The interface every tokenizer in this package implements, shared with other packages. */
 export interface Tokenizer {
-  /** Tokenizer family: `'char'` or `'byte-level-bpe'`. */
+  /** Tokenizer family: `'char'`, `'byte-level-bpe'` or `'wordpiece'`. */
   readonly kind: string;
   /** Number of ids, that is the largest id plus one. */
   readonly vocabSize: number;
