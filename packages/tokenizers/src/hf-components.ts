@@ -315,22 +315,24 @@ export function buildPostProcessor(json: unknown): PostProcessor | undefined {
 export type Decoder = (tokens: string[]) => string;
 
 /**
- * Builds the WordPiece decoder, which joins tokens with spaces, glues `prefix` pieces to the token
- * before, and with `cleanup` removes the spaces before punctuation and English contractions.
+ * Builds the WordPiece decoder, which joins tokens with spaces and glues `prefix` pieces to the
+ * token before. With `cleanup`, each token (with its leading space) then loses the space before
+ * punctuation and English contractions. The Rust library cleans each token on its own, so
+ * "can ' t" stays as it is; @huggingface/tokenizers 0.2.0 on npm cleans the joined text instead.
  */
 export function wordPieceDecoder(prefix: string, cleanup: boolean): Decoder {
   return (tokens) => {
     let text = '';
     tokens.forEach((token, i) => {
-      if (i === 0) text += token;
-      else if (token.startsWith(prefix)) text += token.slice(prefix.length);
-      else text += ` ${token}`;
+      let piece = token;
+      if (i > 0) piece = token.startsWith(prefix) ? token.slice(prefix.length) : ` ${token}`;
+      text += cleanup ? cleanUpTokenization(piece) : piece;
     });
-    return cleanup ? cleanUpTokenization(text) : text;
+    return text;
   };
 }
 
-/** Hugging Face's `cleanup` of decoded text. */
+/** Hugging Face's `cleanup` of decoded text, with the replacements of the Rust library in its order. */
 export function cleanUpTokenization(text: string): string {
   return text
     .replaceAll(' .', '.')
@@ -340,6 +342,7 @@ export function cleanUpTokenization(text: string): string {
     .replaceAll(" ' ", "'")
     .replaceAll(" n't", "n't")
     .replaceAll(" 'm", "'m")
+    .replaceAll(' do not', " don't")
     .replaceAll(" 's", "'s")
     .replaceAll(" 've", "'ve")
     .replaceAll(" 're", "'re");
