@@ -9,9 +9,9 @@ import { gptConfigToHf } from './gpt2.js';
 import { addCachedGptOutputs, buildCachedGpt } from './kv-cache.js';
 
 /**
- * Builds the ONNX model of one cached generation step with every weight as an initializer. Inputs are
- * `input_ids`, `attention_mask`, `position_ids` and `past_key_values.N.key/value`; outputs are `logits`
- * [batch, seq, vocab] and `present.N.key/value`, as in Hugging Face Optimum's GPT-2 exports.
+ * Builds the ONNX model of one cached generation step with every weight as an initializer. The inputs are
+ * `input_ids`, `attention_mask`, `position_ids` and `past_key_values.N.key/value`. The outputs are `logits`
+ * [batch, seq, vocab] and `present.N.key/value`, the names that transformers.js feeds and reads.
  */
 export function gptToOnnxWithCache(
   config: GptConfig,
@@ -35,9 +35,9 @@ export function gptToOnnxWithCache(
 export interface TransformersJsExportOptions {
   /** The Hugging Face `tokenizer.json` object, for example a Glassbox tokenizer's `toJSON()`. */
   tokenizerJson: unknown;
-  /** The end-of-text token string; it becomes `eos_token_id`, where generation stops. */
+  /** The end-of-text token string. It becomes `eos_token_id`, where generation stops. */
   eosToken?: string;
-  /** The beginning-of-text token string; defaults to `eosToken`, as in GPT-2. */
+  /** The beginning-of-text token string. Defaults to `eosToken`, as in GPT-2. */
   bosToken?: string;
   /** Extra keys for `generation_config.json`, such as `max_length`. */
   generationConfig?: Record<string, unknown>;
@@ -56,7 +56,7 @@ function tokenIdIn(tokenizerJson: unknown, token: string): number {
   const id = json.model?.vocab?.[token];
   if (typeof id === 'number') return id;
   throw new Error(
-    `export: token "${token}" is not in tokenizer.json (neither an added token nor in the vocabulary).`,
+    `export: token "${token}" was not found in tokenizer.json, neither among added tokens nor in the vocabulary.`,
   );
 }
 
@@ -64,7 +64,7 @@ function tokenIdIn(tokenizerJson: unknown, token: string): number {
 export type ExportedFiles = Map<string, string | Uint8Array>;
 
 /**
- * Returns the files of a transformers.js model directory. JSON files are strings; `onnx/model.onnx` holds
+ * Returns the files of a transformers.js model directory. JSON files are strings. `onnx/model.onnx` contains
  * the whole model, so its size is about 4 bytes per parameter.
  */
 export function exportForTransformersJs(

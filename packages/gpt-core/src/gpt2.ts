@@ -71,7 +71,7 @@ const HF_DEFAULTS = {
 
 export interface HfConfigOptions {
   /**
-   * Dropout for the model. GptConfig has one rate for embeddings, attention and residuals; without this
+   * Dropout for the model. GptConfig has one rate for embeddings, attention and residuals, so without this
    * option the three `*_pdrop` values of the file must be equal.
    */
   dropout?: number;
@@ -100,28 +100,32 @@ export function gptConfigFromHf(
   const activation = json.activation_function ?? HF_DEFAULTS.activation_function;
   if (activation !== 'gelu_new') {
     throw new Error(
-      `${source}: activation_function "${activation}" is not supported; Glassbox GPT-2 uses gelu_new (GELU, tanh approximation).`,
+      `${source}: activation_function "${activation}" is not supported. Glassbox GPT-2 uses gelu_new (GELU, tanh approximation).`,
     );
   }
   const nEmbd = read('n_embd');
   if (json.n_inner !== undefined && json.n_inner !== null && json.n_inner !== 4 * nEmbd) {
     throw new Error(
-      `${source}: n_inner ${json.n_inner} is not supported; the MLP width must be 4 * n_embd = ${4 * nEmbd}.`,
+      `${source}: n_inner ${json.n_inner} is not supported. The MLP width must be 4 * n_embd = ${4 * nEmbd}.`,
     );
   }
   if (json.scale_attn_weights === false) {
     throw new Error(
-      `${source}: scale_attn_weights false is not supported; attention is scaled by 1/sqrt(head_dim).`,
+      `${source}: scale_attn_weights false is not supported, because attention is scaled by 1/sqrt(head_dim).`,
     );
   }
   if (json.scale_attn_by_inverse_layer_idx === true) {
     throw new Error(`${source}: scale_attn_by_inverse_layer_idx true is not supported.`);
   }
   if (json.add_cross_attention === true) {
-    throw new Error(`${source}: add_cross_attention true is not supported; GPT-2 here is a decoder only.`);
+    throw new Error(
+      `${source}: add_cross_attention true is not supported, because this GPT-2 is decoder-only.`,
+    );
   }
   if (json.tie_word_embeddings === false) {
-    throw new Error(`${source}: tie_word_embeddings false is not supported; the output head is tied to wte.`);
+    throw new Error(
+      `${source}: tie_word_embeddings false is not supported, because the output head is tied to wte.`,
+    );
   }
 
   let dropout = options.dropout;
@@ -133,7 +137,7 @@ export function gptConfigFromHf(
     };
     if (rates.resid_pdrop !== rates.embd_pdrop || rates.resid_pdrop !== rates.attn_pdrop) {
       throw new Error(
-        `${source}: resid_pdrop, embd_pdrop and attn_pdrop differ (${Object.values(rates).join(', ')}); ` +
+        `${source}: resid_pdrop, embd_pdrop and attn_pdrop differ (${Object.values(rates).join(', ')}). ` +
           'Glassbox uses one dropout rate, so pass options.dropout.',
       );
     }
@@ -211,7 +215,7 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 
 /**
  * Reads GPT-2 parameters from a Hugging Face `model.safetensors` (F32, F16 or BF16), with or without the
- * `transformer.` prefix. The attention-mask buffers `h.N.attn.bias` and `h.N.attn.masked_bias` are skipped;
+ * `transformer.` prefix. The attention-mask buffers `h.N.attn.bias` and `h.N.attn.masked_bias` are skipped.
  * `lm_head.weight` is accepted when it equals `wte.weight`, because the head is tied. A missing, unexpected
  * or misshapen tensor raises an error naming the tensor, the expected and the found shape.
  */
@@ -233,7 +237,7 @@ export function gpt2ParametersFromSafetensors(
     const shape = shapes.get(name);
     if (!shape) {
       throw new Error(
-        `${source}: unexpected tensor "${rawName}" with shape [${entry.shape}]; it is not a GPT-2 parameter of this config.`,
+        `${source}: unexpected tensor "${rawName}" with shape [${entry.shape}], which is not a GPT-2 parameter of this config.`,
       );
     }
     if (parameters.has(name))
@@ -257,7 +261,7 @@ export function gpt2ParametersFromSafetensors(
     }
     if (!sameValues(Float32Array.from(toFloat32(lmHead)), wte)) {
       throw new Error(
-        `${source}: "lm_head.weight" differs from "wte.weight"; untied output heads are not supported.`,
+        `${source}: "lm_head.weight" differs from "wte.weight", and untied output heads are not supported.`,
       );
     }
   }

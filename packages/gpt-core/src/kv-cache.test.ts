@@ -149,6 +149,17 @@ describe('CachedGenerator', () => {
     await embedded.release();
   });
 
+  it('rejects a mask of the wrong length', async () => {
+    const state = await cached.prefill([[1, 2]]);
+    await expect(cached.step([[3]], [[1, 1]], [[2]], state.cache)).rejects.toThrow(
+      'attention_mask has 2 positions, expected past 2 + sequence 1.',
+    );
+  });
+
+  it('returns nothing for zero new tokens', async () => {
+    expect(await cached.generateBatch([[1], [2, 3]], greedy(0))).toEqual([[], []]);
+  });
+
   it('rejects a token outside the vocabulary', async () => {
     await expect(cached.generate([3, 23], greedy(1))).rejects.toThrow(
       /token id 23 is outside the vocabulary/,

@@ -13,7 +13,7 @@ import { sampleToken } from './sampling.js';
 const FLOAT32_MIN = -3.4028234663852886e38;
 
 export interface CachedGptGraphOptions {
-  /** Computes logits for the last position only, as generation needs; the export keeps every position. */
+  /** Computes logits for the last position only, as generation needs. The export keeps every position. */
   lastPositionOnly?: boolean;
 }
 
@@ -45,7 +45,7 @@ function linear(g: Graph, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
  * transformers.js expects. It computes the same function as `buildGpt` on the whole sequence. Keys and
  * values of earlier positions come from the `past_key_values` inputs, and the new positions' keys and
  * values are appended to them along the sequence axis. A score is masked by the causal mask (query i
- * sees keys up to i + past) and where `attention_mask` is 0 (left padding).
+ * attends to keys up to i + past) and where `attention_mask` is 0 (left padding).
  */
 export function buildCachedGpt(
   g: Graph,
@@ -159,12 +159,12 @@ export interface CachedGeneratorOptions extends SessionOptions {
 export interface BatchGenerateOptions extends Omit<GenerateOptions, 'onToken'> {
   /** Called with each new token id and the index of its prompt, as soon as it is sampled. */
   onToken?: (id: number, row: number) => void;
-  /** The id fed at padded positions; any id in the vocabulary works because those positions are masked. Default 0. */
+  /** The id fed at padded positions. Any id in the vocabulary works because those positions are masked. Default 0. */
   padTokenId?: number;
 }
 
 /** The result of one step: next-token logits per row and the updated cache. */
-export interface StepResult {
+export interface CachedStepResult {
   /** Logits of the last position, one Float32Array of `vocabSize` values per row. */
   logits: Float32Array[];
   /** `present.N.key/value` tensors, to be fed as `past_key_values.N.key/value` in the next step. */
@@ -219,7 +219,7 @@ export class CachedGenerator {
     return this.config.nEmbd / this.config.nHead;
   }
 
-  /** An empty cache (past length 0) for `batch` rows. */
+  /** Creates an empty cache (past length 0) for `batch` rows. */
   emptyCache(batch: number): Record<string, ort.Tensor> {
     const cache: Record<string, ort.Tensor> = {};
     const dims = [batch, this.config.nHead, 0, this.headDim];
@@ -232,19 +232,26 @@ export class CachedGenerator {
 
   /**
    * Runs one step. `inputIds` and `positionIds` are [batch][seq], `attentionMask` is [batch][past + seq],
-   * and `cache` holds the `past_key_values` of the previous step (or `emptyCache`).
+   * and `cache` contains the `past_key_values` of the previous step (or `emptyCache`).
    */
   async step(
     inputIds: readonly (readonly number[])[],
     attentionMask: readonly (readonly number[])[],
     positionIds: readonly (readonly number[])[],
     cache: Record<string, ort.Tensor>,
-  ): Promise<StepResult> {
+  ): Promise<CachedStepResult> {
     const { vocabSize, blockSize } = this.config;
     const batch = inputIds.length;
     const seq = inputIds[0]?.length ?? 0;
     if (batch === 0 || seq === 0) throw new Error('CachedGenerator.step: input_ids must not be empty.');
     const total = attentionMask[0].length;
+    const past = cache[pastName(0, 'key')]?.dims[2];
+    if (past === undefined) throw new Error('CachedGenerator.step: the cache has no past_key_values.0.key.');
+    if (total !== past + seq) {
+      throw new Error(
+        `CachedGenerator.step: attention_mask has ${total} positions, expected past ${past} + sequence ${seq}.`,
+      );
+    }
     const flatIds = new BigInt64Array(batch * seq);
     const flatPositions = new BigInt64Array(batch * seq);
     const flatMask = new BigInt64Array(batch * total);
@@ -297,7 +304,7 @@ export class CachedGenerator {
   async prefill(
     contexts: readonly (readonly number[])[],
     padTokenId = 0,
-  ): Promise<StepResult & { mask: number[][] }> {
+  ): Promise<CachedStepResult & { mask: number[][] }> {
     const longest = Math.max(...contexts.map((c) => c.length));
     if (longest === 0) throw new Error('CachedGenerator: a prompt is empty; give at least one token id.');
     const ids: number[][] = [];
@@ -316,7 +323,7 @@ export class CachedGenerator {
     return { ...result, mask };
   }
 
-  /** Generates after one prompt; returns the new ids only. */
+  /** Generates after one prompt and returns the new ids only. */
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<number[]> {
     const { onToken, ...rest } = options;
     const [tokens] = await this.generateBatch([prompt], {
@@ -327,14 +334,14 @@ export class CachedGenerator {
   }
 
   /**
-   * Generates after each prompt in one batch. Rows stop independently at a stop token; the batch runs until
+   * Generates after each prompt in one batch. Rows stop independently at a stop token, and the batch runs until
    * every row has stopped or produced `maxNewTokens`. Returns the new ids of each row.
    */
   async generateBatch(
     prompts: readonly (readonly number[])[],
     options: BatchGenerateOptions,
   ): Promise<number[][]> {
-    if (prompts.length === 0) return [];
+    if (prompts.length === 0 || options.maxNewTokens <= 0) return prompts.map(() => []);
     const { blockSize } = this.config;
     const padTokenId = options.padTokenId ?? 0;
     const stop = new Set(options.stopTokens ?? []);
@@ -342,7 +349,7 @@ export class CachedGenerator {
     const generated: number[][] = prompts.map(() => []);
     const done = prompts.map(() => false);
 
-    // The cache is valid while every context fits in blockSize; afterwards each step recomputes.
+    // The cache is valid while every context fits in blockSize. After that, each step recomputes.
     let state = await this.prefill(
       contexts.map((c) => c.slice(-blockSize)),
       padTokenId,
