@@ -40,6 +40,23 @@ export {
   isDecayedParameter,
   resolveGptConfig,
 } from './config.js';
+export {
+  type ExportedFiles,
+  exportForTransformersJs,
+  gptToOnnxWithCache,
+  type TransformersJsExportOptions,
+} from './export.js';
+export {
+  GPT2_PRESETS,
+  type Gpt2HfConfig,
+  type Gpt2PresetName,
+  gpt2ParametersFromSafetensors,
+  gpt2ToSafetensors,
+  gptConfigFromHf,
+  gptConfigToHf,
+  type HfConfigOptions,
+  type HfConfigWriteOptions,
+} from './gpt2.js';
 export { type GenerateOptions, GptInference } from './inference.js';
 export {
   type CapturedTensor,
@@ -63,6 +80,19 @@ export {
   tensorStatistics,
   zeroHead,
 } from './inspect.js';
+export {
+  addCachedGptOutputs,
+  type BatchGenerateOptions,
+  buildCachedGpt,
+  CachedGenerator,
+  type CachedGeneratorOptions,
+  type CachedGptGraph,
+  type CachedGptGraphOptions,
+  type CachedStepResult,
+  pastName,
+  positionIdsFromMask,
+  presentName,
+} from './kv-cache.js';
 export {
   buildGpt,
   type DropoutNoise,
