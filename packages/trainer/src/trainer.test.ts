@@ -170,7 +170,9 @@ describe('GptTrainer', () => {
     const rest = await runTraining(trainer, {
       maxSteps: 13,
       evalInterval: 0,
-      onEvaluate: (r) => evaluations.push(r.step),
+      onEvaluate: (r) => {
+        evaluations.push(r.step);
+      },
     });
     expect(rest).toEqual({ status: 'completed', step: 13 });
     expect(evaluations).toEqual([4, 8, 13]);
