@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { closestMatch, UsageError } from './args.js';
 import { runBpeTrain } from './commands/bpe-train.js';
 import { runGenerate } from './commands/generate.js';
+import { listExperiments, listUsage } from './commands/list.js';
+import { readRunReport, reportUsage } from './commands/report.js';
+import { runRunCommand, runUsage } from './commands/run.js';
 import { runTokenize } from './commands/tokenize.js';
 import { runTrain } from './commands/train.js';
 import { generateUsage, parseGenerateOptions, parseTrainOptions, trainUsage } from './options.js';
@@ -15,7 +18,16 @@ import {
   tokenizeUsage,
 } from './tokenize-options.js';
 
-export const COMMANDS = ['train', 'generate', 'tokenize', 'bpe-train', 'help'] as const;
+export const COMMANDS = [
+  'train',
+  'generate',
+  'tokenize',
+  'bpe-train',
+  'list',
+  'run',
+  'report',
+  'help',
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** Output streams and environment variables of the CLI, replaced by tests. */
@@ -37,6 +49,9 @@ export function mainUsage(): string {
     '  generate  generate text with a model trained by glassbox train',
     '  tokenize  split text into tokens with GPT-2, cl100k, o200k, BERT, Claude or a tokenizer.json',
     '  bpe-train train a byte-level BPE tokenizer and save it as tokenizer.json',
+    '  list      list the course experiments',
+    '  run       run a course experiment: glassbox run <id> [--param value ...]',
+    '  report    print the report of a finished experiment run: glassbox report DIR',
     '  help      print this help, or the help of a command (glassbox help train)',
     '',
     'Run glassbox <command> --help for the options of a command.',
@@ -87,6 +102,16 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         else await runBpeTrain(parsed.options, io);
         return 0;
       }
+      case 'list':
+        io.stdout.write(rest.includes('--help') || rest.includes('-h') ? listUsage() : listExperiments());
+        return 0;
+      case 'run':
+        if (rest[0] === '--help' || rest[0] === '-h') io.stdout.write(runUsage());
+        else await runRunCommand(rest, io);
+        return 0;
+      case 'report':
+        io.stdout.write(rest[0] === '--help' || rest[0] === '-h' ? reportUsage() : await readRunReport(rest));
+        return 0;
     }
   } catch (error) {
     reportError(error, command === 'help' ? undefined : command, io);
@@ -123,6 +148,12 @@ function helpText(args: readonly string[]): string {
       return tokenizeUsage();
     case 'bpe-train':
       return bpeTrainUsage();
+    case 'list':
+      return listUsage();
+    case 'run':
+      return runUsage();
+    case 'report':
+      return reportUsage();
     default:
       throw unknownCommandError(topic);
   }

@@ -1,0 +1,194 @@
+import { CHART_FONT, type ChartSpec } from '../plot.js';
+
+/**
+ * Vega-Lite chart builders for experiment figures. Each returns plain JSON with inline data, so the
+ * same spec renders headless through `renderChart` and in a browser through vega-embed.
+ */
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+function frame(title: string, width: number, height: number): Record<string, unknown> {
+  return { $schema: SCHEMA, title, width, height, background: 'white', config: { font: CHART_FONT } };
+}
+
+/** One bar; bars of the same `group` share a color, and a chart with groups shows a legend. */
+export interface Bar {
+  label: string;
+  value: number;
+  group?: string;
+}
+
+export interface BarChartOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  bars: readonly Bar[];
+  /** Keep the given order (default), or sort bars by value, largest first. */
+  order?: 'given' | 'descending';
+  /** Draw the groups of each label side by side instead of one bar per label. */
+  grouped?: boolean;
+  yScale?: 'linear' | 'log';
+  width?: number;
+  height?: number;
+}
+
+/** Builds a vertical bar chart with category labels on the x axis. Non-finite values are left out. */
+export function barChartSpec(options: BarChartOptions): ChartSpec {
+  const values = options.bars
+    .filter((bar) => Number.isFinite(bar.value))
+    .map((bar) => ({ label: bar.label, value: bar.value, group: bar.group ?? '' }));
+  const labels = [...new Set(values.map((value) => value.label))];
+  const hasGroups = values.some((value) => value.group !== '');
+  const encoding: Record<string, unknown> = {
+    x: {
+      field: 'label',
+      type: 'nominal',
+      title: options.xTitle,
+      sort: options.order === 'descending' ? '-y' : labels,
+      axis: { labelAngle: labels.some((label) => label.length > 3) ? -45 : 0, labelLimit: 160 },
+    },
+    y: {
+      field: 'value',
+      type: 'quantitative',
+      title: options.yTitle,
+      scale: { type: options.yScale ?? 'linear' },
+    },
+  };
+  if (hasGroups) {
+    const groups = [...new Set(values.map((value) => value.group))];
+    encoding.color = {
+      field: 'group',
+      type: 'nominal',
+      title: null,
+      sort: groups,
+      scale: { domain: groups },
+    };
+    if (options.grouped) encoding.xOffset = { field: 'group', sort: groups };
+  } else {
+    encoding.color = { value: '#4c78a8' };
+  }
+  return {
+    ...frame(
+      options.title,
+      options.width ?? Math.max(240, Math.min(900, labels.length * 22)),
+      options.height ?? 300,
+    ),
+    data: { values },
+    mark: { type: 'bar' },
+    encoding,
+  } as ChartSpec;
+}
+
+export interface HeatmapOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  /** Column labels, left to right. */
+  xLabels: readonly string[];
+  /** Row labels, top to bottom. */
+  yLabels: readonly string[];
+  /** `values[row][column]`. */
+  values: readonly (ArrayLike<number> | readonly number[])[];
+  colorTitle: string;
+  /** Vega color scheme name, default `viridis`. */
+  scheme?: string;
+  /** Size of one cell in CSS pixels, default 14. */
+  cellSize?: number;
+}
+
+/**
+ * Builds a heatmap of a matrix, such as a one-hot matrix or attention weights. Row and column labels
+ * are made unique with their index where they repeat, because Vega merges equal labels.
+ */
+export function heatmapSpec(options: HeatmapOptions): ChartSpec {
+  const xLabels = uniqueLabels(options.xLabels);
+  const yLabels = uniqueLabels(options.yLabels);
+  const values: { x: string; y: string; value: number }[] = [];
+  options.values.forEach((row, rowIndex) => {
+    for (let column = 0; column < row.length; column++) {
+      values.push({ x: xLabels[column], y: yLabels[rowIndex], value: row[column] });
+    }
+  });
+  const cell = options.cellSize ?? 14;
+  return {
+    ...frame(options.title, xLabels.length * cell, yLabels.length * cell),
+    data: { values },
+    mark: { type: 'rect' },
+    encoding: {
+      x: { field: 'x', type: 'ordinal', title: options.xTitle, sort: xLabels, axis: { labelAngle: -60 } },
+      y: { field: 'y', type: 'ordinal', title: options.yTitle, sort: yLabels },
+      color: {
+        field: 'value',
+        type: 'quantitative',
+        title: options.colorTitle,
+        scale: { scheme: options.scheme ?? 'viridis' },
+      },
+    },
+  } as ChartSpec;
+}
+
+function uniqueLabels(labels: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  for (const label of labels) seen.set(label, (seen.get(label) ?? 0) + 1);
+  return labels.map((label, index) => ((seen.get(label) ?? 0) > 1 ? `${label} (${index})` : label));
+}
+
+/** One point of a scatter chart; `series` colors it and `label` shows in the tooltip. */
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  series?: string;
+  label?: string;
+}
+
+export interface ScatterChartOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  points: readonly ScatterPoint[];
+  xScale?: 'linear' | 'log';
+  yScale?: 'linear' | 'log';
+  /** Join the points of each series with a line, in x order. */
+  lines?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** Builds a scatter chart, optionally on log axes. Non-finite points, and non-positive ones on a log axis, are left out. */
+export function scatterChartSpec(options: ScatterChartOptions): ChartSpec {
+  const xLog = options.xScale === 'log';
+  const yLog = options.yScale === 'log';
+  const values = options.points
+    .filter((point) => Number.isFinite(point.x) && Number.isFinite(point.y))
+    .filter((point) => (!xLog || point.x > 0) && (!yLog || point.y > 0))
+    .map((point) => ({ x: point.x, y: point.y, series: point.series ?? '', label: point.label ?? '' }));
+  const series = [...new Set(values.map((value) => value.series))];
+  const hasSeries = series.some((name) => name !== '');
+  const encoding: Record<string, unknown> = {
+    x: {
+      field: 'x',
+      type: 'quantitative',
+      title: options.xTitle,
+      scale: { type: options.xScale ?? 'linear', zero: false },
+    },
+    y: {
+      field: 'y',
+      type: 'quantitative',
+      title: options.yTitle,
+      scale: { type: options.yScale ?? 'linear', zero: false },
+    },
+    tooltip: [{ field: 'label' }, { field: 'x' }, { field: 'y' }],
+    color: hasSeries
+      ? { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } }
+      : { value: '#4c78a8' },
+  };
+  const mark = options.lines
+    ? { type: 'line', point: { filled: true, size: 20 }, strokeWidth: 1.5 }
+    : { type: 'point', filled: true, size: 24, opacity: 0.7 };
+  return {
+    ...frame(options.title, options.width ?? 480, options.height ?? 320),
+    data: { values },
+    mark,
+    encoding,
+  } as ChartSpec;
+}

@@ -1,0 +1,38 @@
+import { bertCharacters, bertTokenizer, languages, tokenTranslation } from './bert.js';
+import { bpeSteps, bpeVocabSize, charsSubwordsWords } from './bpe.js';
+import { claudeVariations } from './claude.js';
+import { compressionRatios, gpt4Tokenizer, rapperName, strawberry, tokenEfficiency, zipf } from './openai.js';
+import { logSoftmaxExperiment, multinomial, softmax } from './softmax.js';
+import type { Experiment } from './types.js';
+import { cleanBook, oneHot, textToTokens, timeMachineTokens, wordContext } from './words.js';
+
+/** Every experiment that `glassbox run` knows, in course order. */
+export const EXPERIMENTS: readonly Experiment[] = [
+  textToTokens,
+  wordContext,
+  oneHot,
+  cleanBook,
+  timeMachineTokens,
+  charsSubwordsWords,
+  bpeSteps,
+  bpeVocabSize,
+  gpt4Tokenizer,
+  tokenEfficiency,
+  strawberry,
+  rapperName,
+  bertTokenizer,
+  bertCharacters,
+  tokenTranslation,
+  compressionRatios,
+  languages,
+  zipf,
+  claudeVariations,
+  logSoftmaxExperiment,
+  softmax,
+  multinomial,
+] as unknown as Experiment[];
+
+/** Returns the experiment with `id`, or undefined. */
+export function findExperiment(id: string): Experiment | undefined {
+  return EXPERIMENTS.find((experiment) => experiment.id === id);
+}
