@@ -41,7 +41,7 @@ console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? '
 console.log(
   `\nEncoding throughput on the ${books.length} shared books joined (${corpusMegabytes.toFixed(2)} MB)`,
 );
-console.log('encoding     implementation      MB/s   load ms   tokens');
+console.log('encoding     implementation          MB/s   load ms   tokens');
 const references = { r50k_base: gptTokenizerR50k, cl100k_base: gptTokenizerCl100k } as const;
 for (const name of ['r50k_base', 'cl100k_base'] as const satisfies EncodingName[]) {
   const loadStart = performance.now();
@@ -60,7 +60,7 @@ for (const name of ['r50k_base', 'cl100k_base'] as const satisfies EncodingName[
     const ms = fastest(encode);
     const loadText = load === undefined ? '-' : load.toFixed(0);
     console.log(
-      `${name.padEnd(12)} ${label.padEnd(18)} ${(corpusMegabytes / (ms / 1000)).toFixed(2).padStart(6)}   ${loadText.padStart(7)}   ${tokens}`,
+      `${name.padEnd(12)} ${label.padEnd(20)} ${(corpusMegabytes / (ms / 1000)).toFixed(2).padStart(6)}   ${loadText.padStart(7)}   ${tokens}`,
     );
   }
   wasmTiktoken.free();

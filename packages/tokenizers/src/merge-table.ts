@@ -53,8 +53,9 @@ export class MergeTable {
 
   /**
    * Builds the merge table of a tiktoken vocabulary, where the id of a token is its rank.
-   * `idsByKey` maps the `bytesToKey` form of each token to its id. Every split of a token into two
-   * tokens becomes a pair with the token's rank.
+   * `idsByKey` maps the `bytesToKey` form of each token to its id. The rank of a pair is the id of
+   * the token its bytes join into. It is looked up the first time the pair occurs and then kept,
+   * which is faster than listing every split of every token up front.
    */
   static fromTokenRanks(
     tokenBytes: ReadonlyArray<Uint8Array | undefined>,
@@ -62,31 +63,30 @@ export class MergeTable {
     stride: number,
   ): MergeTable {
     const table: MergeTable = Object.create(MergeTable.prototype);
-    const pairs: number[] = [];
-    for (let id = 0; id < tokenBytes.length; id++) {
-      const bytes = tokenBytes[id];
-      if (bytes === undefined || bytes.length < 2) continue;
+    const keys = tokenBytes.map((bytes) => {
       let key = '';
-      for (const byte of bytes) key += String.fromCharCode(byte);
-      for (let split = 1; split < key.length; split++) {
-        const left = idsByKey.get(key.slice(0, split));
-        if (left === undefined) continue;
-        const right = idsByKey.get(key.slice(split));
-        if (right !== undefined) pairs.push(left, right, id);
-      }
-    }
-    const ranks = new PairMap(pairs.length / 3);
-    for (let i = 0; i < pairs.length; i += 3) ranks.setIfAbsent(pairs[i], pairs[i + 1], pairs[i + 2]);
+      if (bytes !== undefined) for (const byte of bytes) key += String.fromCharCode(byte);
+      return key;
+    });
     const identity = new Int32Array(stride);
     for (let id = 0; id < stride; id++) identity[id] = id;
-    Object.assign(table, { stride, ranks, results: identity, ordered: true, leftmostOnly: true });
+    Object.assign(table, {
+      stride,
+      ranks: new PairMap(
+        1 << 16,
+        (left: number, right: number) => idsByKey.get(keys[left] + keys[right]) ?? NO_MERGE,
+      ),
+      results: identity,
+      ordered: true,
+      leftmostOnly: true,
+    });
     return table;
   }
 
   /** Returns the rank of the merge of `left` followed by `right`, or `undefined` if there is none. */
   rank(left: number, right: number): number | undefined {
     const rank = this.ranks.get(left, right);
-    return rank < 0 ? undefined : rank;
+    return rank === NO_MERGE ? undefined : rank;
   }
 
   /**
@@ -112,7 +112,7 @@ export class MergeTable {
       let bestPosition = -1;
       for (let i = 0; i < length - 1; i++) {
         const rank = this.ranks.get(ids[i], ids[i + 1]);
-        if (rank >= 0 && rank < bestRank) {
+        if (rank !== NO_MERGE && rank < bestRank) {
           bestRank = rank;
           bestPosition = i;
         }
@@ -253,18 +253,26 @@ class PairHeap {
 
 const POSITION_RANGE = 2 ** 32;
 
+/** The value of a pair with no merge. */
+const NO_MERGE = -1;
+
 /**
- * Hash map from a pair of non-negative int32 ids to a non-negative int32 value, with open
- * addressing and linear probing in typed arrays. It is faster and smaller than a `Map` with
- * numeric keys above 2^31, which V8 stores as boxed doubles.
+ * Hash map from a pair of non-negative int32 ids to an int32 value, with open addressing and
+ * linear probing in typed arrays. It is faster and smaller than a `Map` with numeric keys above
+ * 2^31, which V8 stores as boxed doubles. With a `compute` function, a missing pair gets its value
+ * from it on first lookup, and the map grows as needed; without one, a missing pair is `NO_MERGE`.
  */
 class PairMap {
-  private readonly lefts: Int32Array;
-  private readonly rights: Int32Array;
-  private readonly values: Int32Array;
-  private readonly mask: number;
+  private lefts: Int32Array;
+  private rights: Int32Array;
+  private values: Int32Array;
+  private mask: number;
+  private size = 0;
 
-  constructor(expectedSize: number) {
+  constructor(
+    expectedSize: number,
+    private readonly compute?: (left: number, right: number) => number,
+  ) {
     let capacity = 16;
     while (capacity < expectedSize * 2) capacity *= 2;
     this.lefts = new Int32Array(capacity).fill(-1);
@@ -285,18 +293,36 @@ class PairMap {
     return index;
   }
 
-  /** Returns the value of the pair, or -1 when it has none. */
+  /** Returns the value of the pair, or `NO_MERGE` when it has none. */
   get(left: number, right: number): number {
     const index = this.slot(left, right);
-    return this.lefts[index] === -1 ? -1 : this.values[index];
+    if (this.lefts[index] !== -1) return this.values[index];
+    if (this.compute === undefined) return NO_MERGE;
+    const value = this.compute(left, right);
+    this.setIfAbsent(left, right, value);
+    return value;
   }
 
-  /** Sets the value of the pair unless it already has one. The map never grows past its expected size. */
+  /** Sets the value of the pair unless it already has one. */
   setIfAbsent(left: number, right: number, value: number) {
+    if (2 * (this.size + 1) > this.lefts.length) this.grow();
     const index = this.slot(left, right);
     if (this.lefts[index] !== -1) return;
     this.lefts[index] = left;
     this.rights[index] = right;
     this.values[index] = value;
+    this.size++;
+  }
+
+  private grow() {
+    const { lefts, rights, values } = this;
+    this.lefts = new Int32Array(lefts.length * 2).fill(-1);
+    this.rights = new Int32Array(lefts.length * 2);
+    this.values = new Int32Array(lefts.length * 2);
+    this.mask = this.lefts.length - 1;
+    this.size = 0;
+    for (let i = 0; i < lefts.length; i++) {
+      if (lefts[i] !== -1) this.setIfAbsent(lefts[i], rights[i], values[i]);
+    }
   }
 }
