@@ -88,7 +88,7 @@ export function tokenizeUsage(): string {
   ].join('\n');
 }
 
-export const PRE_TOKENIZER_CHOICES = ['gpt2', 'cl100k', 'none'] as const;
+export const PRE_TOKENIZER_CHOICES = ['gpt2', 'cl100k', 'o200k', 'none'] as const;
 
 export interface BpeTrainOptions {
   corpus: string;
@@ -115,7 +115,7 @@ const BPE_TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
     flag: 'pre-tokenizer',
     valueName: 'NAME',
     description:
-      'split pattern that merges never cross: gpt2, cl100k or none (the whole text, split only at special tokens)',
+      'split pattern that merges never cross: gpt2, cl100k, o200k or none (the whole text, split only at special tokens)',
     defaultText: 'gpt2',
   },
   {

@@ -106,7 +106,7 @@ describe('glassbox bpe-train', () => {
       ],
       [
         ['bpe-train', '--corpus', corpus, '--vocab-size', '300', '--pre-tokenizer', 'bert', '--out', 'x'],
-        /--pre-tokenizer must be one of gpt2, cl100k, none, got "bert"/,
+        /--pre-tokenizer must be one of gpt2, cl100k, o200k, none, got "bert"/,
       ],
       [
         [
