@@ -13,7 +13,7 @@ interface EncodingSpec {
   specialTokens: Readonly<Record<string, number>>;
 }
 
-/** Split patterns and special tokens as tiktoken 0.9 defines them in `tiktoken_ext/openai_public.py`. */
+/** Pre-tokenizers and special tokens of each encoding; the tests check the ids against tiktoken 1.0.22 on npm. */
 const ENCODING_SPECS: Record<EncodingName, EncodingSpec> = {
   r50k_base: {
     preTokenizer: 'gpt2',

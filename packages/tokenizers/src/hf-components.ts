@@ -1,7 +1,7 @@
 /**
  * Normalizers, pre-tokenizers, post-processors and decoders of Hugging Face `tokenizer.json`
  * files, built from their JSON form. Each builder raises an Error that names a component type it
- * does not implement. The behaviour follows the Rust `tokenizers` library 0.20.
+ * does not implement. The behaviour follows the Rust `tokenizers` library.
  */
 
 type Json = Record<string, unknown>;

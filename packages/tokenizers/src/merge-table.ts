@@ -260,7 +260,7 @@ const NO_MERGE = -1;
  * Hash map from a pair of non-negative int32 ids to an int32 value, with open addressing and
  * linear probing in typed arrays. It is faster and smaller than a `Map` with numeric keys above
  * 2^31, which V8 stores as boxed doubles. With a `compute` function, a missing pair gets its value
- * from it on first lookup, and the map grows as needed; without one, a missing pair is `NO_MERGE`.
+ * from it on first lookup and the map grows as needed. Without one, a missing pair is `NO_MERGE`.
  */
 class PairMap {
   private lefts: Int32Array;

@@ -20,8 +20,8 @@ export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?
 export const CL100K_SPLIT_PATTERN = String.raw`'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+(?![\s\S])|\s*[\r\n]|\s+(?!\S)|\s`;
 
 /**
- * o200k_base's split pattern from tiktoken 0.9. Its case-insensitive contraction groups
- * `(?i:'s|'t|...)` are spelled out with character classes, as in `CL100K_SPLIT_PATTERN`.
+ * o200k_base's split pattern, as gpt-tokenizer 4.0.0 writes tiktoken's pattern for JavaScript: the
+ * case-insensitive contraction groups `(?i:'s|'t|...)` are spelled out with character classes.
  */
 export const O200K_SPLIT_PATTERN = [
   String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))?`,
