@@ -1,6 +1,7 @@
 import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { ByteLevelBpeTokenizer } from './bpe.js';
+import { loadEncoding } from './encodings.js';
 import { AWKWARD_STRINGS, readCorpus, readSharedText } from './test-support/shared-data.js';
 import { trainBpe } from './train-bpe.js';
 
@@ -38,6 +39,19 @@ describe('tokenizer.json interop', () => {
     for (const text of [readCorpus('the-time-machine.txt').slice(0, 60_000), ...AWKWARD_STRINGS]) {
       const expected = reference.encode(text, { add_special_tokens: false }).ids;
       expect(gpt2.encode(text, { allowedSpecial: 'all' }), JSON.stringify(text.slice(0, 40))).toEqual(
+        expected,
+      );
+    }
+  });
+
+  it('saves cl100k_base so that @huggingface/tokenizers encodes like it', async () => {
+    // Hugging Face has no rank-based BPE, so toJSON lists one merge per split of each token into
+    // two tokens of lower rank, as Hugging Face's own tiktoken converter does.
+    const cl100k = await loadEncoding('cl100k_base');
+    const reference = new HuggingFaceTokenizer(JSON.parse(JSON.stringify(cl100k.toJSON())), {});
+    for (const text of [readCorpus('alice-in-wonderland.txt').slice(0, 50_000), ...AWKWARD_STRINGS]) {
+      const expected = reference.encode(text, { add_special_tokens: false }).ids;
+      expect(cl100k.encode(text, { allowedSpecial: 'all' }), JSON.stringify(text.slice(0, 40))).toEqual(
         expected,
       );
     }
