@@ -240,9 +240,9 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   }
 
   /**
-   * Pairs of token ids in merge order. For a model with `tokenRanks`, the list is derived as
-   * Hugging Face's tiktoken converter derives it: each token, in rank order, gets one merge per
-   * split into two tokens of lower rank, ordered by the ranks of the two parts.
+   * Pairs of token ids in merge order. For a model with `tokenRanks`, the list is derived: each
+   * token, in rank order, gets one merge per split into two tokens of lower rank, ordered by the
+   * ranks of the two parts. Hugging Face tokenizers encode cl100k_base like tiktoken with it.
    */
   get merges(): ReadonlyArray<readonly [number, number]> {
     if (this.mergeList === undefined) this.mergeList = this.deriveMerges();

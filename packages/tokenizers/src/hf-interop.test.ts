@@ -46,7 +46,7 @@ describe('tokenizer.json interop', () => {
 
   it('saves cl100k_base so that @huggingface/tokenizers encodes like it', async () => {
     // Hugging Face has no rank-based BPE, so toJSON lists one merge per split of each token into
-    // two tokens of lower rank, as Hugging Face's own tiktoken converter does.
+    // two tokens of lower rank.
     const cl100k = await loadEncoding('cl100k_base');
     const reference = new HuggingFaceTokenizer(JSON.parse(JSON.stringify(cl100k.toJSON())), {});
     for (const text of [readCorpus('alice-in-wonderland.txt').slice(0, 50_000), ...AWKWARD_STRINGS]) {
