@@ -8,7 +8,14 @@ import { CHART_FONT, type ChartSpec } from '../plot.js';
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 function frame(title: string, width: number, height: number): Record<string, unknown> {
-  return { $schema: SCHEMA, title, width, height, background: 'white', config: { font: CHART_FONT } };
+  return {
+    $schema: SCHEMA,
+    title,
+    width,
+    height,
+    background: 'white',
+    config: { font: CHART_FONT, legend: { labelLimit: 400 } },
+  };
 }
 
 /** One bar; bars of the same `group` share a color, and a chart with groups shows a legend. */
@@ -45,13 +52,15 @@ export function barChartSpec(options: BarChartOptions): ChartSpec {
       type: 'nominal',
       title: options.xTitle,
       sort: options.order === 'descending' ? '-y' : labels,
-      axis: { labelAngle: labels.some((label) => label.length > 3) ? -45 : 0, labelLimit: 160 },
+      axis: { labelAngle: labels.some((label) => label.length > 3) ? -45 : 0, labelLimit: 240 },
     },
     y: {
       field: 'value',
       type: 'quantitative',
       title: options.yTitle,
       scale: { type: options.yScale ?? 'linear' },
+      // Bars of a log scale cannot stack from zero, and grouped bars stand side by side.
+      stack: options.yScale === 'log' || options.grouped ? null : 'zero',
     },
   };
   if (hasGroups) {
@@ -169,17 +178,24 @@ export function scatterChartSpec(options: ScatterChartOptions): ChartSpec {
       field: 'x',
       type: 'quantitative',
       title: options.xTitle,
-      scale: { type: options.xScale ?? 'linear', zero: false },
+      scale: { type: options.xScale ?? 'linear', zero: false, nice: !xLog },
     },
     y: {
       field: 'y',
       type: 'quantitative',
       title: options.yTitle,
-      scale: { type: options.yScale ?? 'linear', zero: false },
+      scale: { type: options.yScale ?? 'linear', zero: false, nice: !yLog },
     },
     tooltip: [{ field: 'label' }, { field: 'x' }, { field: 'y' }],
     color: hasSeries
-      ? { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } }
+      ? {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          sort: series,
+          scale: { domain: series },
+          legend: { labelLimit: 400 },
+        }
       : { value: '#4c78a8' },
   };
   const mark = options.lines

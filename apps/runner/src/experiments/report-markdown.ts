@@ -24,7 +24,7 @@ function formatValue(value: JsonValue): string {
   const entries = Object.entries(value);
   const shown = entries
     .slice(0, MAX_LIST_ITEMS)
-    .map(([key, item]) => `${key}: ${formatValue(item)}`)
+    .map(([key, item]) => `${/^[\w.-]+$/.test(key) ? key : JSON.stringify(key)}: ${formatValue(item)}`)
     .join(', ');
   const rest = entries.length > MAX_LIST_ITEMS ? `, ... (${entries.length} entries)` : '';
   return `{${shown}${rest}}`;
