@@ -30,7 +30,7 @@ const GPT_TOKENIZER = {
 
 /**
  * Awkward strings plus runs of one character. tiktoken and gpt-tokenizer merge a long chunk in
- * quadratic time (20-40 s each for 100,000 repeated characters on a 2-core machine), so the runs
+ * quadratic time (17-44 s for 100,000 repeated characters on a shared 2-core machine), so the runs
  * compared with them have 10,000 characters.
  */
 const STRINGS: readonly string[] = [

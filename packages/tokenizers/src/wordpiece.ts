@@ -359,8 +359,8 @@ function truncate(
     return [first, second.slice(0, budget - first.length)];
   }
   // Longest first: the longer sequence loses its last token until both fit, and on a tie the
-  // second one does, as in the `truncate_sequences` of transformers' Python tokenizers.
-  // NOTE: the Rust `tokenizers` library may give the odd token to the other sequence on a tie.
+  // second one does.
+  // NOTE: not checked against Hugging Face's libraries, which may break ties the other way.
   let firstLength = first.length;
   let pairLength = second.length;
   while (firstLength + pairLength > budget) {
