@@ -151,10 +151,18 @@ describe('WordPiece', () => {
     expect(longest.ids).toEqual([101, 7592, 2045, 102, 2236, 6358, 102]);
     expect(longest.tokenTypeIds).toEqual([0, 0, 0, 0, 1, 1, 1]);
     const short = bert.encodeForModel('Hello there', 'General Kenobi!', { maxLength: 6, truncation: true });
-    expect(short.ids).toEqual([101, 7592, 2045, 102, 2236, 102]);
-    // "a b" is [1037, 1038]: on a tie the second sequence loses a token.
+    // Three tokens fit: the shorter sequence (2 tokens) is more than half of them, so it keeps 1.
+    expect(short.ids).toEqual([101, 7592, 102, 2236, 6358, 102]);
+    // "a b" is [1037, 1038]: on a tie the second sequence keeps the odd token.
     const tie = bert.encodeForModel('Hello there', 'a b', { maxLength: 6, truncation: 'longest_first' });
-    expect(tie.ids).toEqual([101, 7592, 2045, 102, 1037, 102]);
+    expect(tie.ids).toEqual([101, 7592, 102, 1037, 1038, 102]);
+    // Both too long: each keeps half of the 4 tokens left after [CLS] and two [SEP]; with 5, the
+    // longer one keeps 3.
+    const book = 'It was the best of times, it was the worst of times';
+    const halves = bert.encodeForModel(book, 'a b c d e f', { maxLength: 7, truncation: true });
+    expect(halves.ids).toEqual([101, ...bert.encode(book).slice(0, 2), 102, 1037, 1038, 102]);
+    const odd = bert.encodeForModel(book, 'a b c d e f', { maxLength: 8, truncation: true });
+    expect(odd.ids).toEqual([101, ...bert.encode(book).slice(0, 3), 102, 1037, 1038, 102]);
 
     const onlySecond = bert.encodeForModel('Hello there', 'General Kenobi!', {
       maxLength: 8,

@@ -45,9 +45,9 @@ export interface EncodeForModelOptions {
    */
   padding?: 'max_length' | false;
   /**
-   * How to shorten input longer than `maxLength`: `'longest_first'` (or `true`) removes tokens one
-   * at a time from the end of the longer sequence, `'only_first'` and `'only_second'` from one
-   * sequence only. Default `false`: longer input raises an Error.
+   * How to shorten input longer than `maxLength`: `'longest_first'` (or `true`) cuts the end of
+   * the longer sequence first, as Hugging Face tokenizers do, and `'only_first'` and
+   * `'only_second'` cut one sequence only. Default `false`: longer input raises an Error.
    */
   truncation?: boolean | 'longest_first' | 'only_first' | 'only_second';
   /** Whether to add the post-processor's special tokens such as [CLS] and [SEP]. Default true. */
@@ -358,14 +358,18 @@ function truncate(
     }
     return [first, second.slice(0, budget - first.length)];
   }
-  // Longest first: the longer sequence loses its last token until both fit, and on a tie the
-  // second one does.
-  // NOTE: not checked against Hugging Face's libraries, which may break ties the other way.
-  let firstLength = first.length;
-  let pairLength = second.length;
-  while (firstLength + pairLength > budget) {
-    if (firstLength > pairLength) firstLength--;
-    else pairLength--;
+  // Longest first, as `truncate_encodings` in Hugging Face tokenizers computes it: the shorter
+  // sequence keeps its length when the longer one can absorb the cut, and otherwise each keeps half
+  // the budget, the longer one (the second on a tie) taking the odd token.
+  let shorter = Math.min(first.length, second.length);
+  let longer = Math.max(first.length, second.length);
+  longer = shorter > budget ? shorter : Math.max(shorter, budget - shorter);
+  if (shorter + longer > budget) {
+    shorter = Math.floor(budget / 2);
+    longer = shorter + (budget % 2);
   }
+  const firstIsLonger = first.length > second.length;
+  const firstLength = firstIsLonger ? longer : shorter;
+  const pairLength = firstIsLonger ? shorter : longer;
   return [first.slice(0, firstLength), second.slice(0, pairLength)];
 }
