@@ -40,8 +40,9 @@ export interface EncodeForModelOptions {
   /** Length of the output with special tokens included. Without it nothing is truncated or padded. */
   maxLength?: number;
   /**
-   * `'max_length'` pads to `maxLength`, `false` (the default) does not pad. Padding uses the
-   * `[PAD]` token (or `padToken`) with attention mask 0 and the type id of the last token's sequence, as Hugging Face does.
+   * `'max_length'` pads to `maxLength`, `false` (the default) does not pad. Padding appends the
+   * `[PAD]` token (or `padToken`) with type id 0 and attention mask 0, as Hugging Face does by
+   * default.
    */
   padding?: 'max_length' | false;
   /**
@@ -173,6 +174,9 @@ export class WordPieceTokenizer implements Tokenizer {
   /**
    * Encodes `text` without special tokens of the post-processor. Added tokens are recognized in
    * the text as `options.allowedSpecial` allows, by default all of them.
+   * NOTE: added tokens are matched in the text before normalization, as Hugging Face does for
+   * tokens with `normalized: false` (all of BERT's). Tokens with `normalized: true` and the
+   * `lstrip`, `rstrip` and `single_word` flags are not implemented.
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const regex = resolveSpecialRegex(options.allowedSpecial ?? 'all', this.addedTokenIds, this.addedRegex);
