@@ -39,6 +39,18 @@ function wordPieceFromHuggingFace(json: Record<string, unknown>): WordPieceToken
       'Invalid tokenizer.json: a WordPiece model needs a "vocab" object and an "unk_token" string',
     );
   }
+  for (const added of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
+    if (!isObject(added)) continue;
+    const flags = ['lstrip', 'rstrip', 'single_word'].filter((flag) => added[flag] === true);
+    if (added.normalized === true && json.normalizer !== null && json.normalizer !== undefined) {
+      flags.push('normalized');
+    }
+    if (flags.length > 0) {
+      throw new Error(
+        `Unsupported tokenizer.json added token ${JSON.stringify(added.content)}: ${flags.join(', ')} true is not implemented`,
+      );
+    }
+  }
   return new WordPieceTokenizer({
     vocab: model.vocab as Record<string, number>,
     unkToken: model.unk_token,

@@ -218,6 +218,12 @@ describe('WordPiece', () => {
     expect(() => tokenizerFromJSON(withType('decoder', 'Metaspace'))).toThrowError(
       /decoder type "Metaspace"/,
     );
+    const lstrip = bertJson.added_tokens.map((token: object, i: number) =>
+      i === 4 ? { ...token, lstrip: true } : token,
+    );
+    expect(() => tokenizerFromJSON({ ...bertJson, added_tokens: lstrip })).toThrowError(
+      /added token "\[MASK\]": lstrip true is not implemented/,
+    );
     const gpt2Json = JSON.parse(readSharedText('tokenizers/gpt2/tokenizer.json'));
     expect(() => tokenizerFromJSON({ ...gpt2Json, post_processor: { type: 'Sequence2' } })).toThrowError(
       /post_processor type "Sequence2"/,

@@ -174,9 +174,8 @@ export class WordPieceTokenizer implements Tokenizer {
   /**
    * Encodes `text` without special tokens of the post-processor. Added tokens are recognized in
    * the text as `options.allowedSpecial` allows, by default all of them.
-   * NOTE: added tokens are matched in the text before normalization, as Hugging Face does for
-   * tokens with `normalized: false` (all of BERT's). Tokens with `normalized: true` and the
-   * `lstrip`, `rstrip` and `single_word` flags are not implemented.
+   * Added tokens are matched in the text before normalization, as Hugging Face does for tokens
+   * with `normalized: false` (all of BERT's). `tokenizerFromJSON` rejects the other settings.
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const regex = resolveSpecialRegex(options.allowedSpecial ?? 'all', this.addedTokenIds, this.addedRegex);
