@@ -352,9 +352,9 @@ export interface GutenbergCleanOptions {
 }
 
 /**
- * Cleans a Project Gutenberg text: keeps only the lines between the "*** START OF" and
- * "*** END OF" marker lines (the whole text when a marker is missing), turns \r\n and \r into
- * \n, normalizes quotes and dashes as `options` selects, and trims blank lines at both ends.
+ * Cleans a Project Gutenberg text. It keeps only the lines between the "*** START OF" and
+ * "*** END OF" marker lines, or the whole text when a marker is missing. It turns \r\n and \r
+ * into \n, normalizes quotes and dashes as `options` selects, and trims blank lines at both ends.
  */
 export function cleanGutenbergText(text: string, options: GutenbergCleanOptions = {}): string {
   let result = text.replace(/\r\n?/g, '\n');

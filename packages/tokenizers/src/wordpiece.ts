@@ -364,6 +364,7 @@ function truncate(
   // Longest first, as `truncate_encodings` in Hugging Face tokenizers computes it: the shorter
   // sequence keeps its length when the longer one can absorb the cut, and otherwise each keeps half
   // the budget, the longer one (the second on a tie) taking the odd token.
+
   let shorter = Math.min(first.length, second.length);
   let longer = Math.max(first.length, second.length);
   longer = shorter > budget ? shorter : Math.max(shorter, budget - shorter);
@@ -371,6 +372,7 @@ function truncate(
     shorter = Math.floor(budget / 2);
     longer = shorter + (budget % 2);
   }
+
   const firstIsLonger = first.length > second.length;
   const firstLength = firstIsLonger ? longer : shorter;
   const pairLength = firstIsLonger ? shorter : longer;
