@@ -7,7 +7,7 @@ import { writeFileAtomic } from './atomic-write.js';
 
 /**
  * The asset manager of experiments: Project Gutenberg books and Hugging Face Hub files, downloaded
- * only when an experiment asks for them and kept in a cache directory. Paths given on the command
+ * only when an experiment requests them and kept in a cache directory. Paths given on the command
  * line (`--corpus`, `--model`) replace downloads.
  */
 
@@ -65,7 +65,7 @@ export interface AssetOptions {
   cacheDir: string;
   /** When true, nothing is downloaded and a missing file raises a UsageError. */
   offline?: boolean;
-  /** Local text files that replace the books an experiment asks for (`--corpus`). */
+  /** Local text files that replace the books an experiment requests (`--corpus`). */
   corpusPaths?: readonly string[];
   /** Local directory whose files replace Hub files (`--model`). */
   modelDir?: string;
@@ -110,17 +110,17 @@ export function hubFileUrl(ref: HubFileRef, base = 'https://huggingface.co'): st
 export class ExperimentAssets {
   constructor(readonly options: AssetOptions) {}
 
-  /** Where the cache keeps a Gutenberg book. */
+  /** Returns the cache path of a Gutenberg book. */
   bookCachePath(id: number): string {
     return join(this.options.cacheDir, 'gutenberg', `pg${id}.txt`);
   }
 
-  /** Where the cache keeps a Hub file. */
+  /** Returns the cache path of a Hub file. */
   hubCachePath(ref: HubFileRef): string {
     return join(this.options.cacheDir, 'hub', ref.repository, ref.file);
   }
 
-  /** Whether `--corpus` paths replace the books that experiments ask for. */
+  /** Whether `--corpus` paths replace the books that experiments request. */
   get hasCorpusOverride(): boolean {
     return (this.options.corpusPaths ?? []).length > 0;
   }
@@ -170,7 +170,7 @@ export class ExperimentAssets {
     });
   }
 
-  /** Returns `cachePath` when it holds a valid copy, else downloads `url` there (unless offline). */
+  /** Returns `cachePath` when it contains a valid copy, else downloads `url` there (unless offline). */
   private async ensureFile(asset: {
     url: string;
     cachePath: string;

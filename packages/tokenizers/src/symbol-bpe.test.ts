@@ -51,7 +51,7 @@ describe('trainSymbolBpe', () => {
   });
 
   it('counts overlapping pairs', () => {
-    // "aaaa" holds the pair ("a", "a") three times, but merging from the left makes only two "aa".
+    // "aaaa" contains the pair ("a", "a") three times, but merging from the left makes only two "aa".
     const result = trainSymbolBpe('aaaa', { vocabSize: 10 });
     expect(result.merges.map((merge) => [merge.token, merge.count])).toEqual([
       ['aa', 3],

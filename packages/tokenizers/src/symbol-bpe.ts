@@ -1,6 +1,6 @@
 /**
- * Byte pair encoding on the characters of a text, as it is taught: the initial vocabulary is the
- * sorted set of the text's characters (spaces included), and each step merges the most frequent
+ * Byte pair encoding on the characters of a text, as it is taught. The initial vocabulary is the
+ * sorted set of the text's characters (spaces included). Each step merges the most frequent
  * adjacent pair of tokens anywhere in the text, across spaces too. Unlike `trainBpe`, there are no
  * byte tokens and no pre-tokenizer, so every step can be followed by hand on a short text.
  */
@@ -15,7 +15,7 @@ export interface SymbolBpeMerge {
   token: string;
   /** Id of the merged token: the largest id so far plus one, or the id of an equal existing token. */
   id: number;
-  /** Occurrences of the pair before the merge, overlapping ones included (`aaa` holds `aa` twice). */
+  /** Occurrences of the pair before the merge, overlapping ones included (`aaa` contains `aa` twice). */
   count: number;
   /** Length of the token sequence after the merge. */
   tokensAfter: number;

@@ -35,6 +35,11 @@ export function cleanWords(text: string, options: CleanWordsOptions = {}): strin
   return cleaned.split(separator).filter((word) => word.length >= minLength);
 }
 
+function compareCodeUnits(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}
+
 /** A sorted word vocabulary with encoding to ids and decoding back, and an optional unknown-word token. */
 export class WordVocabulary {
   /** Words in id order. */
@@ -48,7 +53,7 @@ export class WordVocabulary {
    * `sorted` sorts ASCII. `unknownToken`, when given, gets the id after the words.
    */
   constructor(words: Iterable<string>, options: { unknownToken?: string } = {}) {
-    const distinct = [...new Set(words)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const distinct = [...new Set(words)].sort(compareCodeUnits);
     if (options.unknownToken !== undefined && !distinct.includes(options.unknownToken)) {
       distinct.push(options.unknownToken);
     }
@@ -93,7 +98,7 @@ export class WordVocabulary {
       .join(' ');
   }
 
-  /** A one-hot matrix with one row per word of `words` and one column per vocabulary entry. */
+  /** Builds a one-hot matrix with one row per word of `words` and one column per vocabulary entry. */
   oneHot(words: readonly string[]): Uint8Array[] {
     return this.encode(words).map((id) => {
       const row = new Uint8Array(this.size);

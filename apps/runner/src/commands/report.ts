@@ -12,7 +12,7 @@ export function reportUsage(): string {
   ].join('\n');
 }
 
-/** Returns the report of the finished run in `dir`, raising a UsageError when `dir` holds no finished run. */
+/** Returns the report of the finished run in `dir`, raising a UsageError when `dir` contains no finished run. */
 export async function readRunReport(argv: readonly string[]): Promise<string> {
   if (argv.length !== 1 || argv[0].startsWith('-')) {
     throw new UsageError(
@@ -26,7 +26,7 @@ export async function readRunReport(argv: readonly string[]): Promise<string> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new UsageError(
-        `${JSON.stringify(dir)} holds no finished run (no ${RUN_FILES.results} and ${RUN_FILES.report}). Pass a directory written by glassbox run.`,
+        `${JSON.stringify(dir)} is not a finished run: ${RUN_FILES.results} or ${RUN_FILES.report} is missing. Pass a directory written by glassbox run.`,
       );
     }
     throw error;

@@ -151,7 +151,7 @@ describe('glassbox run and report', () => {
     const empty = await mkdtemp(join(tmpdir(), 'glassbox-no-run-'));
     const report = captureIo();
     expect(await runCli(['report', empty], report.cli)).toBe(1);
-    expect(report.io.err).toContain('holds no finished run');
+    expect(report.io.err).toContain('is not a finished run');
   });
 
   it('prints the parameters of an experiment', async () => {

@@ -6,7 +6,7 @@ import { logSoftmaxExperiment, multinomial, softmax } from './softmax.js';
 import type { Experiment } from './types.js';
 import { cleanBook, oneHot, textToTokens, timeMachineTokens, wordContext } from './words.js';
 
-/** Every experiment that `glassbox run` knows, in course order. */
+/** Every experiment that `glassbox run` can execute, in course order. */
 export const EXPERIMENTS: readonly Experiment[] = [
   textToTokens,
   wordContext,

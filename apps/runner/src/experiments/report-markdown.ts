@@ -1,7 +1,7 @@
 import type { RunParams, RunResults } from './run-experiment.js';
 import type { Experiment, JsonValue, ResultTable } from './types.js';
 
-/** Longest array shown in full in a report; longer ones are cut, and results.json keeps them whole. */
+/** Maximum number of array items shown in a report. Longer arrays are cut there, and results.json keeps them whole. */
 const MAX_LIST_ITEMS = 30;
 
 /** Formats a number for a report: integers as they are, other numbers with 4 significant digits. */

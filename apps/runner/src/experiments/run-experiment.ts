@@ -52,8 +52,8 @@ const FIGURE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 /**
  * Runs an experiment and writes params.json, every figure as SVG and PNG, results.json and
- * report.md into `outDir`. Raises an Error when `outDir` already holds files, so runs are never
- * mixed. Returns what results.json holds.
+ * report.md into `outDir`. Raises an Error when `outDir` already contains files, so runs are
+ * never mixed. Returns the contents of results.json.
  */
 export async function runExperiment(
   experiment: Experiment,

@@ -18,7 +18,7 @@ export const TEST_CORPORA = {
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /**
- * Creates an offline cache that holds The Time Machine as Gutenberg book 35 and bert-base-uncased's
+ * Creates an offline cache that contains The Time Machine as Gutenberg book 35 and bert-base-uncased's
  * tokenizer.json, copied from the test data, as a download would have stored them.
  */
 export async function populatedTestCache(): Promise<string> {

@@ -13,7 +13,7 @@ export interface ResultTable {
   rows: (string | number)[][];
 }
 
-/** What an experiment returns. */
+/** The output of an experiment. */
 export interface ExperimentOutput {
   /** Every number and string the exercise reports, keyed by a camelCase name. */
   results: Record<string, JsonValue>;
@@ -31,7 +31,7 @@ export interface ProgressReporter {
   advance(done: number, total: number): void;
 }
 
-/** What `Experiment.run` receives. */
+/** The argument of `Experiment.run`. */
 export interface ExperimentContext<P> {
   /** Parameters validated by the experiment's schema, defaults filled in. */
   params: P;
@@ -52,7 +52,7 @@ export interface Experiment<S extends z.ZodObject = z.ZodObject> {
   title: string;
   /** Section of the course outline, such as `14. Byte-pair encoding algorithm`. */
   section: string;
-  /** What the exercise shows, and where it departs from the course's code. */
+  /** Summary of what the exercise shows, and where it departs from the course's code. */
   description: string;
   /** Resources it uses, such as `tokenizers`, `BERT tokenizer.json (download)` or `Gutenberg book (download)`. */
   needs: string[];
