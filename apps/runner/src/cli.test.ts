@@ -143,6 +143,8 @@ describe('runCli', () => {
       maxNewTokens: 200,
       temperature: 0.8,
       topK: 5,
+      format: 'text',
+      greedy: false,
     });
   });
 

@@ -310,8 +310,17 @@ describe('parseGenerateOptions', () => {
       maxNewTokens: 200,
       temperature: 0.8,
       topK: 40,
+      format: 'text',
+      greedy: false,
     });
-    expect(GENERATE_DEFAULTS).toEqual({ prompt: '\n', maxNewTokens: 200, temperature: 0.8, topK: 40 });
+    expect(GENERATE_DEFAULTS).toEqual({
+      prompt: '\n',
+      maxNewTokens: 200,
+      temperature: 0.8,
+      topK: 40,
+      format: 'text',
+      greedy: false,
+    });
   });
 
   it('parses every option', () => {
@@ -336,7 +345,31 @@ describe('parseGenerateOptions', () => {
       temperature: 1.5,
       topK: 0,
       seed: 7,
+      format: 'text',
+      greedy: false,
     });
+  });
+
+  it('parses prompt ids, the ids format and greedy decoding', () => {
+    const options = generate([
+      '--model',
+      'runs/a',
+      '--prompt-ids',
+      '464, 2068,7586',
+      '--format',
+      'ids',
+      '--greedy',
+    ]);
+    expect(options.promptIds).toEqual([464, 2068, 7586]);
+    expect(options.format).toBe('ids');
+    expect(options.greedy).toBe(true);
+  });
+
+  it('rejects malformed prompt ids', () => {
+    expect(() => generate(['--model', 'runs/a', '--prompt-ids', '1,,2'])).toThrow(
+      /--prompt-ids must be comma-separated/,
+    );
+    expect(() => generate(['--model', 'runs/a', '--prompt-ids', '1,-2'])).toThrow(/"1,-2"/);
   });
 
   it('takes a prompt that starts with -- in = form', () => {

@@ -103,9 +103,15 @@ export const TRAIN_DEFAULTS = Object.freeze({
 
 /** Validated options of `glassbox generate`. */
 export interface GenerateOptions {
-  /** Run directory written by `glassbox train`. */
+  /** Run directory written by `glassbox train`, or a Hugging Face GPT-2 directory. */
   model: string;
   prompt: string;
+  /** Token ids to continue instead of `prompt`; with them no tokenizer is needed. */
+  promptIds?: number[];
+  /** `text` prints the prompt and the continuation; `ids` prints the generated ids only. */
+  format: 'text' | 'ids';
+  /** Picks the most likely token at every step instead of sampling. */
+  greedy: boolean;
   maxNewTokens: number;
   temperature: number;
   /** Number of most likely tokens to sample from. 0 samples from the whole vocabulary. */
@@ -124,7 +130,9 @@ export const GENERATE_DEFAULTS = Object.freeze({
   temperature: 0.8,
   /** Number of most likely tokens to sample from. 0 turns top-k filtering off. */
   topK: 40,
-} satisfies Omit<GenerateOptions, 'model' | 'seed'>);
+  format: 'text',
+  greedy: false,
+} satisfies Omit<GenerateOptions, 'model' | 'seed' | 'promptIds'>);
 
 /** The result of parsing a subcommand's arguments: either a help request or validated options. */
 export type ParsedCommand<T> = { help: true } | { help: false; options: T };
@@ -344,13 +352,30 @@ const trainSchema = z
   });
 
 const GENERATE_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
-  { flag: 'model', valueName: 'DIR', description: 'run directory written by glassbox train (required)' },
+  {
+    flag: 'model',
+    valueName: 'DIR',
+    description:
+      'run directory written by glassbox train, or a Hugging Face GPT-2 directory (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt) (required)',
+  },
   {
     flag: 'prompt',
     valueName: 'TEXT',
     description: 'text that the model continues',
     defaultText: 'a newline',
   },
+  {
+    flag: 'prompt-ids',
+    valueName: 'IDS',
+    description: 'comma-separated token ids to continue instead of --prompt; needs no tokenizer',
+  },
+  {
+    flag: 'format',
+    valueName: 'text|ids',
+    description: 'print the prompt and the generated text, or only the generated ids separated by spaces',
+    defaultText: GENERATE_DEFAULTS.format,
+  },
+  { flag: 'greedy', description: 'pick the most likely token at every step instead of sampling' },
   {
     flag: 'max-new-tokens',
     valueName: 'N',
@@ -375,6 +400,27 @@ const GENERATE_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
 const generateSchema = z.object({
   model: pathOption('model').optional(),
   prompt: z.string().default(GENERATE_DEFAULTS.prompt),
+  promptIds: z
+    .string()
+    .transform((text, context) => {
+      const parts = text.split(',').map((part) => part.trim());
+      const ids = parts.map(Number);
+      const bad = parts.findIndex((part, i) => part === '' || !Number.isInteger(ids[i]) || ids[i] < 0);
+      if (bad >= 0) {
+        context.addIssue({
+          code: 'custom',
+          message: `--prompt-ids must be comma-separated non-negative integers, got ${JSON.stringify(text)}. Write it as --prompt-ids 464,2068,7586.`,
+        });
+        return z.NEVER;
+      }
+      return ids;
+    })
+    .optional(),
+  format: choiceOption('format', ['text', 'ids'] as const).default(GENERATE_DEFAULTS.format),
+  greedy: z
+    .string()
+    .transform((value) => value === 'true')
+    .default(GENERATE_DEFAULTS.greedy),
   maxNewTokens: numberOption('max-new-tokens', POSITIVE_INTEGER).default(GENERATE_DEFAULTS.maxNewTokens),
   temperature: numberOption('temperature', POSITIVE_NUMBER).default(GENERATE_DEFAULTS.temperature),
   topK: numberOption('top-k', NON_NEGATIVE_INTEGER).default(GENERATE_DEFAULTS.topK),

@@ -525,7 +525,7 @@ describe('glassbox generate', () => {
       const empty = join(directory, 'empty-model');
       await mkdir(empty);
       const result = await runCli(['generate', '--model', empty, '--prompt', 'the whale']);
-      expectOneLineError(result, 'generate', [join(empty, 'model.safetensors')]);
+      expectOneLineError(result, 'generate', [join(empty, 'config.json')]);
     },
     TEST_TIMEOUT_MS,
   );
@@ -593,6 +593,71 @@ describe('glassbox train invalid input', () => {
       const out = join(directory, 'invalid-run');
       const result = await runCli(['train', '--corpus', corpusPath, ...TINY_MODEL, '--out', out, ...argv()]);
       expectOneLineError(result, 'train', names());
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox generate with a Hugging Face directory', () => {
+  const hfModel = fileURLToPath(new URL('../../../../shared/data/models/hf-tiny-gpt2', import.meta.url));
+
+  it(
+    'prints greedy ids that match the library',
+    async () => {
+      const result = await runCli([
+        'generate',
+        '--model',
+        hfModel,
+        '--prompt-ids',
+        '3,17,5',
+        '--format',
+        'ids',
+        '--greedy',
+        '--max-new-tokens',
+        '8',
+      ]);
+      expect(result.status).toBe(0);
+      const ids = result.stdout.trim().split(' ').map(Number);
+      expect(ids).toHaveLength(8);
+      const { loadGpt2Directory } = await import('@glassbox/gpt-core/node');
+      const { GptInference } = await import('@glassbox/gpt-core');
+      const { Rng } = await import('@glassbox/graph');
+      const { config, parameters } = await loadGpt2Directory(hfModel);
+      const inference = await GptInference.create(config, parameters);
+      const expected = await inference.generate([3, 17, 5], {
+        maxNewTokens: 8,
+        rng: new Rng(0),
+        temperature: 0,
+      });
+      await inference.release();
+      expect(ids).toEqual(expected);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'reports a tokenizer it cannot load',
+    async () => {
+      // This test model's vocab.json lacks most single bytes, so it cannot encode text.
+      const result = await runCli(['generate', '--model', hfModel, '--prompt', 'Hello world']);
+      expectOneLineError(result, 'generate', ['vocab.json', '--prompt-ids']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects prompt ids outside the vocabulary',
+    async () => {
+      const result = await runCli([
+        'generate',
+        '--model',
+        hfModel,
+        '--prompt-ids',
+        '1,999999',
+        '--format',
+        'ids',
+      ]);
+      expectOneLineError(result, 'generate', ['--prompt-ids', '999999']);
     },
     TEST_TIMEOUT_MS,
   );
