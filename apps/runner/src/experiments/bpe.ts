@@ -47,9 +47,15 @@ export const bpeSteps = defineExperiment({
         yTitle: 'tokens',
         points: [
           { x: 0, y: initialTokens, label: 'characters' },
-          ...result.merges.map((merge) => ({ x: merge.step, y: merge.tokensAfter, label: merge.token })),
+          ...result.merges.map((merge) => ({
+            x: merge.step,
+            y: merge.tokensAfter,
+            label: JSON.stringify(merge.token),
+          })),
         ],
         lines: true,
+        pointLabels: result.merges.length <= 30,
+        integerX: true,
       }),
     );
     let tokens = Array.from(params.text);

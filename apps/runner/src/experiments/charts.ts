@@ -159,6 +159,10 @@ export interface ScatterChartOptions {
   yScale?: 'linear' | 'log';
   /** Join the points of each series with a line, in x order. */
   lines?: boolean;
+  /** Write each point's `label` next to it, for a few labelled points. */
+  pointLabels?: boolean;
+  /** Put ticks of the x axis on integers only, such as positions in a sequence. */
+  integerX?: boolean;
   width?: number;
   height?: number;
 }
@@ -201,10 +205,18 @@ export function scatterChartSpec(options: ScatterChartOptions): ChartSpec {
   const mark = options.lines
     ? { type: 'line', point: { filled: true, size: 20 }, strokeWidth: 1.5 }
     : { type: 'point', filled: true, size: 24, opacity: 0.7 };
-  return {
+  if (options.integerX) {
+    (encoding.x as Record<string, unknown>).axis = { tickMinStep: 1, format: 'd' };
+  }
+  const base = {
     ...frame(options.title, options.width ?? 480, options.height ?? 320),
     data: { values },
-    mark,
     encoding,
-  } as ChartSpec;
+  };
+  if (!options.pointLabels) return { ...base, mark } as ChartSpec;
+  const labels = {
+    mark: { type: 'text', align: 'left', dx: 7, dy: -7, fontSize: 12 },
+    encoding: { text: { field: 'label' }, color: { value: 'black' } },
+  };
+  return { ...base, layer: [{ mark }, labels] } as ChartSpec;
 }

@@ -11,6 +11,17 @@ import { barChartSpec, scatterChartSpec } from './charts.js';
 import { defineExperiment, type ExperimentContext, type ProgressReporter } from './types.js';
 import { gutenbergBody } from './words.js';
 
+/**
+ * Turns counts indexed by length into bars for lengths 1 to `last - 1`, plus one bar `<last>+`
+ * for the rest, so that a long tail does not crowd the axis.
+ */
+function histogramBars(counts: readonly number[], last: number): { label: string; value: number }[] {
+  const bars = counts.slice(1, last).map((count, index) => ({ label: String(index + 1), value: count }));
+  const tail = counts.slice(last).reduce((sum, count) => sum + count, 0);
+  if (tail > 0) bars.push({ label: `${last}+`, value: tail });
+  return bars;
+}
+
 async function loadGpt4(progress: ProgressReporter): Promise<ByteLevelBpeTokenizer> {
   progress.stage('Loading cl100k_base');
   return loadEncoding('cl100k_base');
@@ -96,9 +107,7 @@ export const gpt4Tokenizer = defineExperiment({
         title: 'cl100k_base tokens by length',
         xTitle: 'token length (characters)',
         yTitle: 'tokens',
-        bars: lengthCounts
-          .map((count, length) => ({ label: String(length), value: count }))
-          .filter((bar) => bar.value > 0),
+        bars: histogramBars(lengthCounts, 25),
       }),
     );
     await figure(

@@ -52,6 +52,8 @@ export const textToTokens = defineExperiment({
         yTitle: 'token id',
         points: ids.map((id, position) => ({ x: position, y: id, label: vocabulary.words[id] })),
         lines: true,
+        pointLabels: true,
+        integerX: true,
       }),
     );
     return {
