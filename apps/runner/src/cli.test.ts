@@ -60,7 +60,7 @@ describe('runCli', () => {
     const result = await run(['trian']);
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
-      'glassbox: unknown command "trian". Did you mean train? Valid commands: train, generate, tokenize, bpe-train, list, run, report, help.\n',
+      'glassbox: unknown command "trian". Did you mean train? Valid commands: train, generate, inspect, export, tokenize, bpe-train, list, run, report, help.\n',
     );
   });
 
@@ -68,7 +68,7 @@ describe('runCli', () => {
     const result = await run([]);
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
-      'glassbox: missing command. Valid commands: train, generate, tokenize, bpe-train, list, run, report, help. Run glassbox help for usage.\n',
+      'glassbox: missing command. Valid commands: train, generate, inspect, export, tokenize, bpe-train, list, run, report, help. Run glassbox help for usage.\n',
     );
   });
 

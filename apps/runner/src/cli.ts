@@ -4,12 +4,15 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { closestMatch, UsageError } from './args.js';
 import { runBpeTrain } from './commands/bpe-train.js';
+import { runExport } from './commands/export.js';
 import { runGenerate } from './commands/generate.js';
+import { runInspect } from './commands/inspect.js';
 import { listExperiments, listUsage } from './commands/list.js';
 import { readRunReport, reportUsage } from './commands/report.js';
 import { runRunCommand, runUsage } from './commands/run.js';
 import { runTokenize } from './commands/tokenize.js';
 import { runTrain } from './commands/train.js';
+import { exportUsage, inspectUsage, parseExportOptions, parseInspectOptions } from './model-options.js';
 import { generateUsage, parseGenerateOptions, parseTrainOptions, trainUsage } from './options.js';
 import {
   bpeTrainUsage,
@@ -21,6 +24,8 @@ import {
 export const COMMANDS = [
   'train',
   'generate',
+  'inspect',
+  'export',
   'tokenize',
   'bpe-train',
   'list',
@@ -46,7 +51,9 @@ export function mainUsage(): string {
     '',
     'Commands:',
     '  train     train a GPT language model on a text corpus',
-    '  generate  generate text with a model trained by glassbox train',
+    '  generate  generate text with a model trained by glassbox train or a Hugging Face GPT-2',
+    "  inspect   print a model's configuration, parameter counts and tensor statistics",
+    '  export    write a model in the ONNX layout that transformers.js loads',
     '  tokenize  split text into tokens with GPT-2, cl100k, o200k, BERT, Claude or a tokenizer.json',
     '  bpe-train train a byte-level BPE tokenizer and save it as tokenizer.json',
     '  list      list the course experiments',
@@ -90,6 +97,18 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
       case 'generate':
         await generateCommand(rest, io);
         return 0;
+      case 'inspect': {
+        const parsed = parseInspectOptions(rest);
+        if (parsed.help) io.stdout.write(inspectUsage());
+        else await runInspect(parsed.options);
+        return 0;
+      }
+      case 'export': {
+        const parsed = parseExportOptions(rest);
+        if (parsed.help) io.stdout.write(exportUsage());
+        else await runExport(parsed.options);
+        return 0;
+      }
       case 'tokenize': {
         const parsed = parseTokenizeOptions(rest);
         if (parsed.help) io.stdout.write(tokenizeUsage());
@@ -144,6 +163,10 @@ function helpText(args: readonly string[]): string {
       return trainUsage();
     case 'generate':
       return generateUsage();
+    case 'inspect':
+      return inspectUsage();
+    case 'export':
+      return exportUsage();
     case 'tokenize':
       return tokenizeUsage();
     case 'bpe-train':

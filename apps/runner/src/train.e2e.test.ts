@@ -662,3 +662,86 @@ describe('glassbox generate with a Hugging Face directory', () => {
     TEST_TIMEOUT_MS,
   );
 });
+
+describe('glassbox inspect and export', () => {
+  it(
+    'prints the parameter count of a run',
+    async () => {
+      const run = join(directory, 'inspected');
+      const trained = await runCli([
+        'train',
+        '--corpus',
+        corpusPath,
+        ...TINY_MODEL,
+        '--steps',
+        '2',
+        '--out',
+        run,
+      ]);
+      expect(trained.status).toBe(0);
+      const result = await runCli(['inspect', '--model', run]);
+      expect(result.status).toBe(0);
+      const config = (await readJson(join(run, 'config.json'))) as Record<string, number>;
+      const { countGptParameters, resolveGptConfig } = await import('@glassbox/gpt-core');
+      const total = countGptParameters(
+        resolveGptConfig({
+          vocabSize: config.vocab_size,
+          blockSize: config.n_positions,
+          nLayer: config.n_layer,
+          nHead: config.n_head,
+          nEmbd: config.n_embd,
+        }),
+      );
+      expect(result.stdout).toContain(`parameters ${total.toLocaleString('en-US')}`);
+      expect(result.stdout).toMatch(/h\.0\.attn\.c_attn\.weight +\[16, 48\]/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'exports a BPE run in the transformers.js layout',
+    async () => {
+      const run = join(directory, 'export-source');
+      const trained = await runCli([
+        'train',
+        '--corpus',
+        corpusPath,
+        ...TINY_MODEL,
+        '--tokenizer',
+        'bpe',
+        '--bpe-vocab-size',
+        '280',
+        '--steps',
+        '2',
+        '--out',
+        run,
+      ]);
+      expect(trained.status).toBe(0);
+      const out = join(directory, 'exported');
+      const result = await runCli(['export', '--model', run, '--out', out]);
+      expect(result.status).toBe(0);
+      const { GraphSession } = await import('@glassbox/graph');
+      const session = await GraphSession.create(await readFile(join(out, 'onnx', 'model.onnx')));
+      expect(session.inputNames).toEqual(
+        expect.arrayContaining(['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key']),
+      );
+      expect(session.outputNames).toEqual(expect.arrayContaining(['logits', 'present.0.value']));
+      await session.release();
+      const tokenizer = (await readJson(join(out, 'tokenizer.json'))) as { model: { type: string } };
+      expect(tokenizer.model.type).toBe('BPE');
+      const again = await runCli(['export', '--model', run, '--out', out]);
+      expectOneLineError(again, 'export', [`--out ${out}`, 'not empty']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects exporting a character tokenizer',
+    async () => {
+      const run = join(directory, 'inspected');
+      const result = await runCli(['export', '--model', run, '--out', join(directory, 'char-export')]);
+      expectOneLineError(result, 'export', ['character tokenizer', '--tokenizer bpe']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
