@@ -237,7 +237,7 @@ export const languages = defineExperiment({
   description:
     'Counts characters and tokens of one sentence in eight languages with bert-base-uncased (without [CLS] and [SEP]), cl100k_base and o200k_base. Tokenizers trained mostly on English text spend more tokens on other languages and scripts; [UNK] marks what BERT cannot represent.',
   needs: ['tokenizers', BERT_NEED],
-  typicalTime: '8 s',
+  typicalTime: '4 s',
   params: z.object({}),
   async run({ assets, progress, figure }) {
     const bert = await loadBert(assets, progress);

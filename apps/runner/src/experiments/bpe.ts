@@ -109,7 +109,7 @@ export const bpeVocabSize = defineExperiment({
   description:
     'Trains a byte-level BPE tokenizer (256 byte tokens, GPT-2 pre-tokenizer) on The Time Machine up to a target vocabulary size, then encodes the book with the first k merges for several k to show how the token count falls as the vocabulary grows. Lists the first merges and the longest tokens learned.',
   needs: ['tokenizers', 'Gutenberg book 35 (download, or --corpus PATH)'],
-  typicalTime: '5 s',
+  typicalTime: '3 s',
   params: z.object({
     vocabSize: z
       .number()

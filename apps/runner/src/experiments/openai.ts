@@ -432,7 +432,7 @@ export const compressionRatios = defineExperiment({
   description:
     "Measures how much an OpenAI tokenizer compresses ten Gutenberg books and the strings of Python's string module: compression is 100 times tokens over characters, so lower is better. The course also compresses live web pages, which change from day to day and are left out here.",
   needs: ['tokenizers', 'Gutenberg books (download, or --corpus PATH,PATH,...)'],
-  typicalTime: '20 s',
+  typicalTime: '5 s once the books are cached',
   params: z.object({
     books: booksParam,
     encoding: z
@@ -519,7 +519,7 @@ export const zipf = defineExperiment({
   description:
     "Counts how often each character and each cl100k_base token occurs in each book and plots count against rank on log-log axes. Zipf's law predicts a straight line, count ≈ C / rank^s; the fitted exponent s and R² are given for the most frequent ranks.",
   needs: ['tokenizers', 'Gutenberg books (download, or --corpus PATH,PATH,...)'],
-  typicalTime: '20 s',
+  typicalTime: '5 s once the books are cached',
   params: z.object({
     books: booksParam,
     fitRanks: z

@@ -56,7 +56,7 @@ export interface Experiment<S extends z.ZodObject = z.ZodObject> {
   description: string;
   /** Resources it uses, such as `tokenizers`, `BERT tokenizer.json (download)` or `Gutenberg book (download)`. */
   needs: string[];
-  /** Typical run time with the default parameters on a 2-core machine, in words, such as `2 s`. */
+  /** Typical run time with the default parameters, measured on a 2-core x86 machine, such as `2 s`. */
   typicalTime: string;
   /** Parameters with defaults and descriptions; the keys become `--kebab-case` options. */
   params: S;
