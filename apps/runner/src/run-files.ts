@@ -1,4 +1,4 @@
-import type { GptConfig } from '@glassbox/gpt-core';
+import { type GptConfig, gptConfigToHf } from '@glassbox/gpt-core';
 
 /** The tokenizer file of a run directory, in Hugging Face `tokenizer.json` form for BPE tokenizers. */
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -14,23 +14,5 @@ export const MODEL_FILE = 'model.safetensors';
  * model, with the run's own settings under `glassbox`.
  */
 export function huggingFaceConfig(config: GptConfig, run: Record<string, unknown>): Record<string, unknown> {
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: config.vocabSize,
-    n_positions: config.blockSize,
-    n_ctx: config.blockSize,
-    n_embd: config.nEmbd,
-    n_layer: config.nLayer,
-    n_head: config.nHead,
-    n_inner: null,
-    activation_function: 'gelu_new',
-    resid_pdrop: config.dropout,
-    embd_pdrop: config.dropout,
-    attn_pdrop: config.dropout,
-    layer_norm_epsilon: config.layerNormEpsilon,
-    initializer_range: 0.02,
-    tie_word_embeddings: true,
-    glassbox: run,
-  };
+  return { ...gptConfigToHf(config), glassbox: run };
 }

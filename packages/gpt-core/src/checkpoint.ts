@@ -7,7 +7,11 @@ import {
 } from '@glassbox/graph';
 import { configFromMetadata, configToMetadata, type GptConfig, gptParameterShapes } from './config.js';
 
-/** Serializes GPT parameters as safetensors with Hugging Face GPT-2 names and the config in `__metadata__`. */
+/**
+ * Serializes GPT parameters as Hugging Face's `save_pretrained` writes a tied GPT-2: names without the
+ * `transformer.` prefix, no `lm_head.weight`, `format: pt` in `__metadata__`, plus the Glassbox config
+ * (`nLayer`, ...) so that `gptFromSafetensors` reads the file without `config.json`.
+ */
 export function gptToSafetensors(
   config: GptConfig,
   parameters: ReadonlyMap<string, Float32Array>,
@@ -16,6 +20,12 @@ export function gptToSafetensors(
   for (const [name, shape] of gptParameterShapes(config)) {
     const data = parameters.get(name);
     if (!data) throw new Error(`gptToSafetensors: missing parameter "${name}".`);
+    const expected = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) {
+      throw new Error(
+        `gptToSafetensors: parameter "${name}" has ${data.length} values, expected ${expected} for shape [${shape}].`,
+      );
+    }
     tensors.set(name, fromFloat32(data, shape));
   }
   return serializeSafetensors(tensors, { format: 'pt', ...configToMetadata(config) });

@@ -2,14 +2,9 @@
  * GPT-2 as Hugging Face `transformers` implements it (`GPT2LMHeadModel`): the published sizes, the
  * `config.json` format (`GPT2Config`) and the tensor names of `model.safetensors`.
  */
-import {
-  fromFloat32,
-  type SafetensorsFile,
-  serializeSafetensors,
-  type TensorEntry,
-  toFloat32,
-} from '@glassbox/graph';
-import { configToMetadata, type GptConfig, gptParameterShapes, resolveGptConfig } from './config.js';
+import { type SafetensorsFile, type TensorEntry, toFloat32 } from '@glassbox/graph';
+import { gptToSafetensors } from './checkpoint.js';
+import { type GptConfig, gptParameterShapes, resolveGptConfig } from './config.js';
 
 /** Names of the four GPT-2 checkpoints that OpenAI published. */
 export type Gpt2PresetName = 'gpt2' | 'gpt2-medium' | 'gpt2-large' | 'gpt2-xl';
@@ -268,26 +263,10 @@ export function gpt2ParametersFromSafetensors(
   return parameters;
 }
 
-/**
- * Serializes GPT-2 parameters as Hugging Face's `save_pretrained` writes a tied GPT-2: names without the
- * `transformer.` prefix, no `lm_head.weight`, `format: pt` in `__metadata__`. The metadata also carries
- * the Glassbox config (`nLayer`, ...), so `gptFromSafetensors` reads the file without `config.json`.
- */
+/** Serializes GPT-2 parameters in Hugging Face's layout; the same file as `gptToSafetensors` writes. */
 export function gpt2ToSafetensors(
   config: GptConfig,
   parameters: ReadonlyMap<string, Float32Array>,
 ): Uint8Array {
-  const tensors = new Map<string, TensorEntry>();
-  for (const [name, shape] of gptParameterShapes(config)) {
-    const data = parameters.get(name);
-    if (!data) throw new Error(`gpt2ToSafetensors: missing parameter "${name}".`);
-    const expected = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== expected) {
-      throw new Error(
-        `gpt2ToSafetensors: parameter "${name}" has ${data.length} values, expected ${expected} for shape [${shape}].`,
-      );
-    }
-    tensors.set(name, fromFloat32(data, shape));
-  }
-  return serializeSafetensors(tensors, { ...configToMetadata(config), format: 'pt' });
+  return gptToSafetensors(config, parameters);
 }

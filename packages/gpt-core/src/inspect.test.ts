@@ -81,8 +81,23 @@ describe('tensorStatistics and histogram', () => {
       max: 3,
       absMean: 1.5,
       zeroFraction: 0.25,
+      nonFinite: 0,
     });
     expect(() => tensorStatistics([])).toThrow(/empty/);
+  });
+
+  it('skips and counts non-finite values', () => {
+    const stats = tensorStatistics([1, -1, 0, 2, Number.NaN]);
+    expect(stats).toMatchObject({
+      count: 4,
+      mean: 0.5,
+      min: -1,
+      max: 2,
+      absMean: 1,
+      zeroFraction: 0.2,
+      nonFinite: 1,
+    });
+    expect(stats.std).toBeCloseTo(Math.sqrt(1.25), 12);
   });
 
   it('summarizes every parameter', () => {

@@ -69,6 +69,7 @@ export function countParameters(shapes: ReadonlyMap<string, readonly number[]>):
 // Statistics and histograms
 
 export interface TensorStatistics {
+  /** Number of finite elements; the other statistics are over these. */
   count: number;
   mean: number;
   /** Population standard deviation (divides by count; torch.std divides by count - 1 unless unbiased=False). */
@@ -77,39 +78,49 @@ export interface TensorStatistics {
   max: number;
   /** Mean of the absolute values. */
   absMean: number;
-  /** Fraction of elements that are exactly 0. */
+  /** Fraction of all elements that are exactly 0. */
   zeroFraction: number;
+  /** Number of NaN or infinite elements, which the other statistics skip. */
+  nonFinite: number;
 }
 
 /** Summary statistics of a tensor's values, accumulated in float64. Throws on empty input. */
 export function tensorStatistics(data: ArrayLike<number>): TensorStatistics {
   const n = data.length;
   if (n === 0) throw new Error('tensorStatistics: the tensor is empty.');
+  let count = 0;
   let sum = 0;
   let absSum = 0;
   let zeros = 0;
+  let nonFinite = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const v = data[i];
+    if (!Number.isFinite(v)) {
+      nonFinite++;
+      continue;
+    }
+    count++;
     sum += v;
     absSum += Math.abs(v);
     if (v === 0) zeros++;
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  const mean = sum / n;
+  const mean = count > 0 ? sum / count : Number.NaN;
   // Two passes: the sum of squared deviations stays accurate when the mean is large relative to the spread.
   let squares = 0;
-  for (let i = 0; i < n; i++) squares += (data[i] - mean) ** 2;
+  for (let i = 0; i < n; i++) if (Number.isFinite(data[i])) squares += (data[i] - mean) ** 2;
   return {
-    count: n,
+    count,
     mean,
-    std: Math.sqrt(squares / n),
-    min,
-    max,
-    absMean: absSum / n,
+    std: count > 0 ? Math.sqrt(squares / count) : Number.NaN,
+    min: count > 0 ? min : Number.NaN,
+    max: count > 0 ? max : Number.NaN,
+    absMean: count > 0 ? absSum / count : Number.NaN,
     zeroFraction: zeros / n,
+    nonFinite,
   };
 }
 

@@ -1,3 +1,5 @@
+// Weight statistics come from @glassbox/gpt-core, re-exported here for training metrics.
+export { histogram, type TensorStatistics, tensorStatistics } from '@glassbox/gpt-core';
 export { CHECKPOINT_FILES, decodeCheckpoint, encodeCheckpoint, type TrainerStateJson } from './checkpoint.js';
 export {
   EpochBatcher,
@@ -27,7 +29,7 @@ export {
   scheduleMultiplier,
   validateSchedule,
 } from './schedules.js';
-export { firstNonFinite, histogram, type TensorStatistics, tensorStatistics } from './statistics.js';
+export { firstNonFinite } from './statistics.js';
 export {
   GptTrainer,
   type StepMetrics,

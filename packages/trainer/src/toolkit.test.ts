@@ -1,10 +1,10 @@
-import { resolveGptConfig } from '@glassbox/gpt-core';
+import { resolveGptConfig, tensorStatistics } from '@glassbox/gpt-core';
 import { Graph, GraphSession, Rng, toOnnx } from '@glassbox/graph';
 import { describe, expect, it } from 'vitest';
 import { applyInitRules, fans, initialize } from './init.js';
 import { likedTokensLoss } from './losses.js';
 import { scheduleCurve, scheduleMultiplier, validateSchedule } from './schedules.js';
-import { firstNonFinite, histogram, tensorStatistics } from './statistics.js';
+import { firstNonFinite } from './statistics.js';
 import { GptTrainer } from './trainer.js';
 
 describe('schedules', () => {
@@ -91,24 +91,6 @@ describe('initialization', () => {
 });
 
 describe('statistics', () => {
-  it('summarizes a tensor and skips non-finite values', () => {
-    const stats = tensorStatistics([1, -1, 0, 2, Number.NaN]);
-    expect(stats).toMatchObject({
-      count: 4,
-      mean: 0.5,
-      min: -1,
-      max: 2,
-      absMean: 1,
-      zeroFraction: 0.2,
-      nonFinite: 1,
-    });
-    expect(stats.std).toBeCloseTo(Math.sqrt(1.25), 12);
-  });
-
-  it('bins values between min and max', () => {
-    expect(histogram([0, 1, 2, 3, 4], 2)).toEqual({ edges: [0, 2, 4], counts: [2, 3] });
-  });
-
   it('finds the first non-finite tensor', () => {
     const found = firstNonFinite(
       new Map([
