@@ -1,0 +1,70 @@
+import { CHART_FONT, type ChartSpec } from '../plot.js';
+
+/** One point of a line chart; points of the same `series` are joined in x order. */
+export interface LinePoint {
+  x: number;
+  y: number;
+  series: string;
+}
+
+export interface LineChartOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  points: readonly LinePoint[];
+  xScale?: 'linear' | 'log';
+  yScale?: 'linear' | 'log';
+  /** Dash the series whose names are listed, such as the validation curves next to training curves. */
+  dashed?: readonly string[];
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Builds a line chart without point markers, for curves with many points such as a loss per step or a
+ * learning rate per step. Non-finite points, and non-positive ones on a log axis, are left out.
+ */
+export function lineChartSpec(options: LineChartOptions): ChartSpec {
+  const xLog = options.xScale === 'log';
+  const yLog = options.yScale === 'log';
+  const values = options.points
+    .filter((point) => Number.isFinite(point.x) && Number.isFinite(point.y))
+    .filter((point) => (!xLog || point.x > 0) && (!yLog || point.y > 0))
+    .map((point) => ({ x: point.x, y: point.y, series: point.series }));
+  const series = [...new Set(values.map((value) => value.series))];
+  const dashed = new Set(options.dashed ?? []);
+  const encoding: Record<string, unknown> = {
+    x: {
+      field: 'x',
+      type: 'quantitative',
+      title: options.xTitle,
+      scale: { type: options.xScale ?? 'linear', zero: false, nice: !xLog },
+    },
+    y: {
+      field: 'y',
+      type: 'quantitative',
+      title: options.yTitle,
+      scale: { type: options.yScale ?? 'linear', zero: false, nice: !yLog },
+    },
+    color: { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } },
+    strokeDash: {
+      field: 'series',
+      type: 'nominal',
+      sort: series,
+      scale: { domain: series, range: series.map((name) => (dashed.has(name) ? [6, 4] : [1, 0])) },
+      legend: null,
+    },
+    tooltip: [{ field: 'series' }, { field: 'x' }, { field: 'y' }],
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: options.title,
+    width: options.width ?? 480,
+    height: options.height ?? 300,
+    background: 'white',
+    config: { font: CHART_FONT, legend: { labelLimit: 400 } },
+    data: { values },
+    mark: { type: 'line', strokeWidth: 1.8 },
+    encoding,
+  } as ChartSpec;
+}

@@ -1,0 +1,9 @@
+import { lrSchedules, optimizers, trainTestSplit } from './pretraining-training.js';
+import type { Experiment } from './types.js';
+
+/** The experiments of the course's "Pretraining" part, in course order. */
+export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
+  optimizers,
+  lrSchedules,
+  trainTestSplit,
+] as unknown as Experiment[];
