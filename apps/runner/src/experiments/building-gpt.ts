@@ -1,0 +1,21 @@
+import {
+  causalAveraging,
+  dropoutExperiment,
+  embeddingVsLinear,
+  geluVsRelu,
+  gpt2ParameterCounts,
+  layerNormExperiment,
+  samplingMethods,
+} from './building-gpt-basics.js';
+import type { Experiment } from './types.js';
+
+/** The experiments of the "Build a GPT" part of the course, in the order of its exercises. */
+export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
+  gpt2ParameterCounts,
+  samplingMethods,
+  layerNormExperiment,
+  causalAveraging,
+  embeddingVsLinear,
+  geluVsRelu,
+  dropoutExperiment,
+] as unknown as Experiment[];
