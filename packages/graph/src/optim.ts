@@ -41,7 +41,7 @@ export interface AccumulatorSlot {
   size: number;
 }
 
-/** Where one parameter sits inside a packed group vector. */
+/** The location of one parameter inside a packed group vector. */
 export interface PackedMember {
   parameter: string;
   shape: readonly number[];
@@ -62,7 +62,7 @@ export interface StateSlot {
   members: readonly PackedMember[];
 }
 
-/** What `addTrainingStep` added to a graph: the names to feed and fetch on every step. */
+/** The inputs and outputs that `addTrainingStep` added to a graph, to feed and fetch on every step. */
 export interface TrainingStepSpec {
   loss: string;
   gradNorm: string;
@@ -74,7 +74,7 @@ export interface TrainingStepSpec {
   slots: StateSlot[];
   /** Parameters that are fed but never updated. */
   frozen: string[];
-  /** Where each trainable parameter lives, for `toOnnx({ packedParameters })`. */
+  /** The location of each trainable parameter, for `toOnnx({ packedParameters })`. */
   packedParameters: Map<string, { source: string; offset: number }>;
   optimizer: OptimizerConfig;
   /** Micro-batches per update (1 when gradients are not accumulated). */

@@ -152,7 +152,7 @@ export class TrainingSession {
     return entry;
   }
 
-  /** The buffer of a batch input such as `input_ids`; fill it before calling `runStep`. */
+  /** Returns the buffer of a batch input such as `input_ids`, to fill before calling `runStep`. */
   inputBuffer(name: string): TensorData {
     const buffer = this.inputBuffers.get(name);
     if (!buffer) {

@@ -90,7 +90,7 @@ const TARGETS = 'targets';
 
 /**
  * Pretrains a GPT on a token stream with AdamW, nanoGPT's warmup-then-cosine schedule, global-norm clipping
- * and random-window batches. One `step()` is one ONNX Runtime run of a graph that holds the forward pass,
+ * and random-window batches. One `step()` is one ONNX Runtime run of a graph that contains the forward pass,
  * the backward pass and the optimizer update.
  */
 export class GptTrainer {
@@ -195,7 +195,7 @@ export class GptTrainer {
     return this.training.step;
   }
 
-  /** The learning rate that step `step` (0-based) uses. */
+  /** Returns the learning rate of step `step` (0-based). */
   learningRateAt(step: number): number {
     if (this.options.schedule)
       return this.options.learningRate * scheduleMultiplier(this.options.schedule, step);
@@ -303,7 +303,7 @@ export class GptTrainer {
     return new Map([...this.training.parameters()].map(([name, data]) => [name, Float32Array.from(data)]));
   }
 
-  /** A snapshot of everything that `create(options, data, state)` needs to continue identically. */
+  /** Returns a snapshot of everything that `create(options, data, state)` needs to continue identically. */
   state(): TrainerState {
     const copy = (m: Map<string, Float32Array>) => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
     return {

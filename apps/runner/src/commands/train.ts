@@ -72,7 +72,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   const resumingInPlace = options.resume !== undefined && resolve(options.resume) === resolve(out);
   if (!resumingInPlace && (await holdsRun(out))) {
     throw new UsageError(
-      `--out ${out} already holds a training run; choose another --out, or continue that run with --resume ${out}.`,
+      `--out ${out} already contains a training run; choose another --out, or continue that run with --resume ${out}.`,
     );
   }
   const resumed = options.resume ? await loadResumeCheckpoint(options.resume) : undefined;
@@ -257,7 +257,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   return 0;
 }
 
-/** Whether `directory` already contains a training run's weights or state. */
+/** Checks whether `directory` already contains a training run's weights or state. */
 async function holdsRun(directory: string): Promise<boolean> {
   for (const name of ['model.safetensors', 'trainer-state.json']) {
     try {
@@ -300,7 +300,7 @@ function checkMemory(model: GptConfig, batchSize: number): void {
   }
 }
 
-/** The run settings that `glassbox train` stored in a run directory's config.json. */
+/** Reads the run settings that `glassbox train` stored in a run directory's config.json. */
 async function readRunSettings(directory: string): Promise<RunSettings> {
   const path = join(directory, CONFIG_FILE);
   let config: { glassbox?: Partial<RunSettings> };
@@ -353,7 +353,7 @@ function encodeCorpus(tokenizer: Tokenizer, text: string, name: string): Int32Ar
   }
 }
 
-/** A sample from the trained model, starting from a newline as nanoGPT's sampler does. */
+/** Generates a sample from the trained model, starting from a newline as nanoGPT's sampler does. */
 async function generateSample(
   config: GptConfig,
   parameters: Map<string, Float32Array>,
