@@ -107,6 +107,13 @@ describe('PRETRAINING_EXPERIMENTS', () => {
   it('lists unique ids in course order', () => {
     const ids = PRETRAINING_EXPERIMENTS.map((experiment) => experiment.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.slice(0, 3)).toEqual(['optimizers', 'lr-schedules', 'train-test-split']);
+    expect(ids).toEqual([
+      'optimizers',
+      'lr-schedules',
+      'train-test-split',
+      'custom-loss',
+      'attention-scaling',
+      'logits-vs-log-softmax',
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { attentionScaling, customLoss, logitsVsLogSoftmax } from './pretraining-math.js';
 import { lrSchedules, optimizers, trainTestSplit } from './pretraining-training.js';
 import type { Experiment } from './types.js';
 
@@ -6,4 +7,7 @@ export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   optimizers,
   lrSchedules,
   trainTestSplit,
+  customLoss,
+  attentionScaling,
+  logitsVsLogSoftmax,
 ] as unknown as Experiment[];
