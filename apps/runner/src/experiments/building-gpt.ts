@@ -1,4 +1,9 @@
 import {
+  attentionWrittenVsFused,
+  multiHeadAttentionExperiment,
+  transformerBlockExperiment,
+} from './building-gpt-attention.js';
+import {
   causalAveraging,
   dropoutExperiment,
   embeddingVsLinear,
@@ -15,7 +20,10 @@ export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
   samplingMethods,
   layerNormExperiment,
   causalAveraging,
+  attentionWrittenVsFused,
   embeddingVsLinear,
   geluVsRelu,
+  transformerBlockExperiment,
+  multiHeadAttentionExperiment,
   dropoutExperiment,
 ] as unknown as Experiment[];
