@@ -35,7 +35,7 @@ const PRESET_NAMES = Object.keys(GPT2_PRESETS) as Gpt2PresetName[];
 export const gpt2ParameterCounts = defineExperiment({
   id: 'gpt2-parameter-counts',
   title: 'How many parameters does GPT-2 have?',
-  section: 'CC. How many parameters?',
+  section: '73-74. CodeChallenge: How many parameters?',
   description:
     'Counts the parameters of the four published GPT-2 sizes from their shapes (no download): in total, as weights and biases, and per component (embeddings, attention, MLP, layer norms). The output head is tied to the token embedding and counted once, as sum(p.numel()) counts it.',
   needs: ['gpt-core'],
@@ -124,7 +124,7 @@ const numberList = z
 export const samplingMethods = defineExperiment({
   id: 'sampling-methods',
   title: 'Multinomial, greedy, top-k and top-p sampling',
-  section: '53. Randomly sampling words with torch.multinomial',
+  section: '54. Other token sampling methods: greedy, top-k, and top-p',
   description:
     "Samples the next token from the same logits with four methods of @glassbox/gpt-core's sampleToken: plain multinomial sampling from the softmax, greedy decoding (argmax), top-k and top-p (nucleus) sampling. Compares the observed frequencies over many draws with each method's probabilities.",
   needs: ['gpt-core'],
@@ -205,7 +205,7 @@ export const samplingMethods = defineExperiment({
 export const layerNormExperiment = defineExperiment({
   id: 'layer-norm',
   title: 'Layer normalization with a scale and a shift',
-  section: 'What, why, when, and how to layernorm',
+  section: '56. What, why, when, and how to layernorm',
   description:
     "Normalizes each row of a random matrix (N(0, 1) times 2 plus 3) with the graph engine's layerNorm op on ONNX Runtime, first with the default scale 1 and shift 0, then with the scale gamma and shift beta. Each row then has mean beta and biased standard deviation gamma; the unbiased one that torch.std prints is larger by sqrt(n / (n - 1)).",
   needs: ['graph', 'ONNX Runtime'],
@@ -291,7 +291,7 @@ export const layerNormExperiment = defineExperiment({
 export const causalAveraging = defineExperiment({
   id: 'causal-averaging',
   title: 'Averaging the past while ignoring the future',
-  section: 'Averaging the past while ignoring the future',
+  section: '58-59. Temporal causality via linear algebra; averaging the past while ignoring the future',
   description:
     'Averages each position of a random sequence with the positions before it in two ways: a lower-triangular matrix of ones divided by its row sums, and the softmax of zero scores with -Infinity above the diagonal (the causal mask of attention, run on ONNX Runtime). Both give weights 1, 1/2, 1/3, ... Masking with 0 instead of -Infinity lets the softmax weigh the future.',
   needs: ['graph', 'ONNX Runtime'],
@@ -375,7 +375,7 @@ export const causalAveraging = defineExperiment({
 export const embeddingVsLinear = defineExperiment({
   id: 'embedding-vs-linear',
   title: 'An embedding is a one-hot matrix times a weight matrix',
-  section: 'Understanding nn.Embedding and nn.Linear',
+  section: '50. Understanding nn.Embedding and nn.Linear',
   description:
     "Looks up token ids in an embedding table [vocab, dim] with the graph's gather op and multiplies their one-hot rows by the same table with matmul, both on ONNX Runtime, and compares the results. Reports the parameter counts of nn.Embedding(vocab, dim) and nn.Linear(dim, vocab) and the spread of their PyTorch initializations: N(0, 1) for the embedding, U(-1/sqrt(dim), 1/sqrt(dim)) for the linear layer.",
   needs: ['graph', 'ONNX Runtime'],
@@ -475,7 +475,7 @@ function geluTanhDerivative(x: number): number {
 export const geluVsRelu = defineExperiment({
   id: 'gelu-vs-relu',
   title: 'GELU against ReLU, and their derivatives',
-  section: 'CC. GELU vs. ReLU',
+  section: '51. CodeChallenge: GELU vs. ReLU',
   description:
     "Evaluates ReLU, exact GELU x Phi(x) and its tanh approximation on evenly spaced points with the graph engine on ONNX Runtime, and their derivatives with the engine's reverse-mode autodiff (grad of the sum), where the course takes finite differences. Compares the derivatives with the closed-form ones.",
   needs: ['graph', 'ONNX Runtime'],
@@ -551,7 +551,7 @@ export const geluVsRelu = defineExperiment({
 export const dropoutExperiment = defineExperiment({
   id: 'dropout',
   title: 'Dropout in training and in evaluation',
-  section: 'Dropout',
+  section: '90. Dropout in theory and in Pytorch',
   description:
     "Applies the graph engine's inverted dropout op to a tensor of ones on ONNX Runtime, with uniform noise drawn from the seeded generator: in training it zeroes the elements whose noise is below p and scales the survivors by 1 / (1 - p), so the mean stays about 1. In evaluation the model is built without the op, so the values pass unchanged.",
   needs: ['graph', 'ONNX Runtime'],

@@ -12,11 +12,13 @@ import {
   layerNormExperiment,
   samplingMethods,
 } from './building-gpt-basics.js';
+import { doWeNeedQ, models1To5 } from './building-gpt-models.js';
 import type { Experiment } from './types.js';
 
 /** The experiments of the "Build a GPT" part of the course, in the order of its exercises. */
 export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
   gpt2ParameterCounts,
+  models1To5,
   samplingMethods,
   layerNormExperiment,
   causalAveraging,
@@ -25,5 +27,6 @@ export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
   geluVsRelu,
   transformerBlockExperiment,
   multiHeadAttentionExperiment,
+  doWeNeedQ,
   dropoutExperiment,
 ] as unknown as Experiment[];
