@@ -12,6 +12,7 @@ import {
   layerNormExperiment,
   samplingMethods,
 } from './building-gpt-basics.js';
+import { cpuVsGpu, gpt2WeightDistributions } from './building-gpt-gpt2.js';
 import { doWeNeedQ, models1To5 } from './building-gpt-models.js';
 import type { Experiment } from './types.js';
 
@@ -29,4 +30,6 @@ export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
   multiHeadAttentionExperiment,
   doWeNeedQ,
   dropoutExperiment,
+  cpuVsGpu,
+  gpt2WeightDistributions,
 ] as unknown as Experiment[];
