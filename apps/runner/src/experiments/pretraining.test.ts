@@ -112,7 +112,10 @@ describe('PRETRAINING_EXPERIMENTS', () => {
       'lr-schedules',
       'train-test-split',
       'custom-loss',
+      'like-a-letter',
       'attention-scaling',
+      'weight-inits',
+      'dropout-training',
       'logits-vs-log-softmax',
     ]);
   });

@@ -1,3 +1,5 @@
+import { dropoutTraining, weightInits } from './pretraining-inits.js';
+import { likeALetter } from './pretraining-liking.js';
 import { attentionScaling, customLoss, logitsVsLogSoftmax } from './pretraining-math.js';
 import { lrSchedules, optimizers, trainTestSplit } from './pretraining-training.js';
 import type { Experiment } from './types.js';
@@ -8,6 +10,9 @@ export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   lrSchedules,
   trainTestSplit,
   customLoss,
+  likeALetter,
   attentionScaling,
+  weightInits,
+  dropoutTraining,
   logitsVsLogSoftmax,
 ] as unknown as Experiment[];
