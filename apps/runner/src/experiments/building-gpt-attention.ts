@@ -64,7 +64,9 @@ const sizeParams = {
 
 function checkHeads(embedDim: number, heads: number): void {
   if (embedDim % heads !== 0) {
-    throw new Error(`--embed-dim ${embedDim} is not divisible by --heads ${heads}; choose a divisor`);
+    throw new Error(
+      `--embed-dim ${embedDim} is not divisible by --heads ${heads}. Choose a number of heads that divides it.`,
+    );
   }
 }
 
@@ -315,7 +317,7 @@ export const multiHeadAttentionExperiment = defineExperiment({
     g.output('fused', fused.output);
 
     const feeds = randomParameterFeeds(g, rng, params.weightStd);
-    // The fused layer's [C, 3C] weight holds the Q, K and V weights side by side, row by row.
+    // The fused layer's [C, 3C] weight contains the Q, K and V weights side by side, row by row.
     const fusedWeight = new Float32Array(c * 3 * c);
     ['q_proj', 'k_proj', 'v_proj'].forEach((name, part) => {
       const weight = feedData(feeds[`${name}.weight`]);

@@ -51,9 +51,10 @@ export const gpt2ParameterCounts = defineExperiment({
     await figure(
       'components',
       barChartSpec({
-        title: 'GPT-2 parameters per component',
+        title: 'GPT-2 parameters per component (log scale)',
         xTitle: 'model',
         yTitle: 'parameters (millions)',
+        yScale: 'log',
         bars: rows.flatMap((row) =>
           components.map((component) => ({
             label: row.name,
@@ -498,6 +499,7 @@ export const geluVsRelu = defineExperiment({
       g.output(`d-${name}`, grad(g.reduceSum(y), [x])[0]);
     }
     const outputs = await runGraph(g, { x: float32Feed(Float32Array.from(xs), [params.points]) });
+
     const value = (name: string) => Array.from(outputOf(outputs, name).data);
     const gelu = value('gelu');
     const geluTanh = value('gelu-tanh');
@@ -516,7 +518,7 @@ export const geluVsRelu = defineExperiment({
     await figure(
       'derivatives',
       lineChartSpec({
-        title: 'Derivatives by autodiff',
+        title: 'Derivatives by autodiff (the two GELU curves overlap)',
         xTitle: 'x',
         yTitle: 'derivative',
         points: Object.keys(curves).flatMap((name) =>
@@ -525,6 +527,7 @@ export const geluVsRelu = defineExperiment({
         width: 480,
       }),
     );
+
     const derivativeError = (name: string, exact: (x: number) => number) =>
       maxAbsDifference(
         value(`d-${name}`),

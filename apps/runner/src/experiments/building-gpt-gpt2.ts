@@ -35,7 +35,7 @@ export const cpuVsGpu = defineExperiment({
   async run({ params, rng, progress, figure }) {
     if (params.nEmbd % params.nHead !== 0) {
       throw new Error(
-        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}; choose a divisor`,
+        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}. Choose a number of heads that divides it.`,
       );
     }
     const config: Model5Config = {

@@ -25,7 +25,7 @@ async function loadCharacterCorpus(
   const ids = tokenizer.encode(book.text);
   if (ids.length < minimumTokens) {
     throw new Error(
-      `${book.name} has ${ids.length} characters, fewer than the ${minimumTokens} the experiment needs; give a longer --corpus`,
+      `${book.name} has ${ids.length} characters, fewer than the ${minimumTokens} the experiment needs. Give a longer text with --corpus PATH.`,
     );
   }
   return { name: book.name, tokenizer, ids };
@@ -43,7 +43,7 @@ function randomWindows(ids: readonly number[], count: number, length: number, rn
   return { inputs, targets };
 }
 
-/** Mean cross-entropy in nats of logits [batch, length, vocab] against target ids, in float64. */
+/** Computes the mean cross-entropy in nats of logits [batch, length, vocab] against target ids, in float64. */
 function crossEntropy(logits: Float32Array, targets: readonly (readonly number[])[], vocab: number): number {
   let total = 0;
   let count = 0;
@@ -87,13 +87,14 @@ export const models1To5 = defineExperiment({
   async run({ params, rng, assets, progress, figure }) {
     if (params.nEmbd % params.nHead !== 0) {
       throw new Error(
-        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}; choose a divisor`,
+        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}. Choose a number of heads that divides it.`,
       );
     }
     progress.stage('Reading and encoding the text');
     const corpus = await loadCharacterCorpus(assets, params.blockSize + 2);
     const vocabSize = corpus.tokenizer.vocabSize;
     const { nEmbd, blockSize, nLayer, nHead } = params;
+
     const configs: CourseModelConfig[] = [
       { model: 1, vocabSize, nEmbd },
       { model: 2, vocabSize, nEmbd, blockSize },
@@ -101,6 +102,7 @@ export const models1To5 = defineExperiment({
       { model: 4, vocabSize, nEmbd, blockSize, nLayer },
       { model: 5, vocabSize, nEmbd, blockSize, nLayer, nHead },
     ];
+
     const windows = randomWindows(corpus.ids, params.windows, blockSize, rng);
     const prompt = corpus.ids.slice(0, Math.min(8, blockSize));
     const rows = [];
@@ -128,6 +130,7 @@ export const models1To5 = defineExperiment({
       }
       progress.advance(index + 1, configs.length);
     }
+
     const uniformLoss = Math.log(vocabSize);
     await figure(
       'untrained-loss',
@@ -245,7 +248,7 @@ export const doWeNeedQ = defineExperiment({
   async run({ params, seed, assets, progress, figure }) {
     if (params.nEmbd % params.nHead !== 0) {
       throw new Error(
-        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}; choose a divisor`,
+        `--n-embd ${params.nEmbd} is not divisible by --n-head ${params.nHead}. Choose a number of heads that divides it.`,
       );
     }
     progress.stage('Reading and encoding the text');
