@@ -117,6 +117,7 @@ describe('PRETRAINING_EXPERIMENTS', () => {
       'weight-inits',
       'dropout-training',
       'logits-vs-log-softmax',
+      'unseen-tokens',
     ]);
   });
 });

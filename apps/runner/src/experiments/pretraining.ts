@@ -2,6 +2,7 @@ import { dropoutTraining, weightInits } from './pretraining-inits.js';
 import { likeALetter } from './pretraining-liking.js';
 import { attentionScaling, customLoss, logitsVsLogSoftmax } from './pretraining-math.js';
 import { lrSchedules, optimizers, trainTestSplit } from './pretraining-training.js';
+import { unseenTokens } from './pretraining-unseen.js';
 import type { Experiment } from './types.js';
 
 /** The experiments of the course's "Pretraining" part, in course order. */
@@ -15,4 +16,5 @@ export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   weightInits,
   dropoutTraining,
   logitsVsLogSoftmax,
+  unseenTokens,
 ] as unknown as Experiment[];
