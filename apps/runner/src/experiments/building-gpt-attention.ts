@@ -159,7 +159,7 @@ export const attentionWrittenVsFused = defineExperiment({
   description:
     "Computes causal multi-head self-attention of random inputs twice with the same random weights: written out in float64 loops (fused QKV projection, scores q k^T / sqrt(d), -Infinity above the diagonal, softmax, weighted sum of the values, output projection), and with @glassbox/gpt-core's multiHeadAttention block on ONNX Runtime in float32. The results agree to float32 rounding but are not bit-identical, as the course finds for torch.equal and torch.allclose against scaled_dot_product_attention.",
   needs: ['gpt-core', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object(sizeParams),
   async run({ params, rng, figure }) {
     checkHeads(params.embedDim, params.heads);
@@ -207,7 +207,7 @@ export const transformerBlockExperiment = defineExperiment({
   description:
     "Runs random inputs through one pre-LayerNorm transformer block of @glassbox/gpt-core (x + attention(ln_1(x)), then + MLP(ln_2(.)) with a 4x GELU expansion) on ONNX Runtime, returns every intermediate as a graph output and lists its shape. Checks both residual connections. With one head the block has separate bias-free Q, K and V projections, as the course's OneAttentionHead; with more it uses the fused multi-head attention of GPT-2.",
   needs: ['gpt-core', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     ...sizeParams,
     batch: sizeParams.batch.default(5),
@@ -275,7 +275,7 @@ export const multiHeadAttentionExperiment = defineExperiment({
   description:
     "Builds multi-head attention as the course does, from separate bias-free Q, K and V projections: view [B, T, H, C/H], transpose to [B, H, T, C/H], causal attention per head, transpose back, reshape to [B, T, C] and the output projection W0. Prints the shape after each stage, draws each head's attention weights, and checks that @glassbox/gpt-core's fused multiHeadAttention block, given the three projections concatenated as its c_attn weight, computes the same output.",
   needs: ['gpt-core', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     ...sizeParams,
     batch: sizeParams.batch.default(5),

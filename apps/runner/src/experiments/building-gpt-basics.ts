@@ -210,7 +210,7 @@ export const layerNormExperiment = defineExperiment({
   description:
     "Normalizes each row of a random matrix (N(0, 1) times 2 plus 3) with the graph engine's layerNorm op on ONNX Runtime, first with the default scale 1 and shift 0, then with the scale gamma and shift beta. Each row then has mean beta and biased standard deviation gamma; the unbiased one that torch.std prints is larger by sqrt(n / (n - 1)).",
   needs: ['graph', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     rows: z.number().int().min(1).max(10_000).default(3).describe('rows of the matrix'),
     columns: z.number().int().min(2).max(10_000).default(10).describe('columns, the normalized axis'),
@@ -296,7 +296,7 @@ export const causalAveraging = defineExperiment({
   description:
     'Averages each position of a random sequence with the positions before it in two ways: a lower-triangular matrix of ones divided by its row sums, and the softmax of zero scores with -Infinity above the diagonal (the causal mask of attention, run on ONNX Runtime). Both give weights 1, 1/2, 1/3, ... Masking with 0 instead of -Infinity lets the softmax weigh the future.',
   needs: ['graph', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     length: z.number().int().min(2).max(256).default(9).describe('sequence length in positions'),
     dim: z.number().int().min(1).max(1024).default(4).describe('features per position'),
@@ -380,7 +380,7 @@ export const embeddingVsLinear = defineExperiment({
   description:
     "Looks up token ids in an embedding table [vocab, dim] with the graph's gather op and multiplies their one-hot rows by the same table with matmul, both on ONNX Runtime, and compares the results. Reports the parameter counts of nn.Embedding(vocab, dim) and nn.Linear(dim, vocab) and the spread of their PyTorch initializations: N(0, 1) for the embedding, U(-1/sqrt(dim), 1/sqrt(dim)) for the linear layer.",
   needs: ['graph', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     vocabSize: z.number().int().min(2).max(100_000).default(5000).describe('vocabulary size in tokens'),
     dim: z
@@ -480,7 +480,7 @@ export const geluVsRelu = defineExperiment({
   description:
     "Evaluates ReLU, exact GELU x Phi(x) and its tanh approximation on evenly spaced points with the graph engine on ONNX Runtime, and their derivatives with the engine's reverse-mode autodiff (grad of the sum), where the course takes finite differences. Compares the derivatives with the closed-form ones.",
   needs: ['graph', 'ONNX Runtime'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     points: z.number().int().min(3).max(100_001).default(101).describe('evenly spaced inputs'),
     range: z.number().gt(0).max(100).default(3).describe('inputs span [-range, range]'),

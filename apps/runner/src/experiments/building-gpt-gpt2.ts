@@ -22,7 +22,7 @@ export const cpuVsGpu = defineExperiment({
   description:
     "Times forward passes of a GPT-2-shaped Model 5 with random weights on random token ids with ONNX Runtime's CPU execution provider, after one untimed warm-up pass. Then asks ONNX Runtime for its CUDA execution provider; the onnxruntime-node package that pnpm installs here is the CPU build, so the results record why no GPU session could be created instead of a GPU time.",
   needs: ['gpt-core', 'ONNX Runtime', 'a CUDA build of onnxruntime-node for the GPU part'],
-  typicalTime: '10 s',
+  typicalTime: '4 s',
   params: z.object({
     vocabSize: z.number().int().min(2).max(100_000).default(50257).describe('vocabulary size in tokens'),
     nEmbd: z.number().int().min(1).max(2048).default(256).describe('embedding dimension'),
@@ -181,7 +181,7 @@ export const gpt2WeightDistributions = defineExperiment({
   description:
     "Loads a trained GPT-2 (OpenAI's gpt2 from the Hugging Face Hub, about 550 MB, or a local Hugging Face GPT-2 directory or glassbox run with --model DIR) and draws density histograms of the token and position embeddings, of the attention c_attn and MLP (c_fc and c_proj) weights of each layer, and of the Q, K and V blocks of c_attn pooled over all layers.",
   needs: ['gpt-core', 'GPT-2 model.safetensors (download) or --model DIR'],
-  typicalTime: '20 s with gpt2',
+  typicalTime: '1 s for a tiny model; gpt2 adds the download of model.safetensors (about 550 MB)',
   params: z.object({
     bins: z.number().int().min(2).max(1000).default(71).describe('histogram bins'),
     range: z

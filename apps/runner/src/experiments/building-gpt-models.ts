@@ -68,7 +68,7 @@ export const models1To5 = defineExperiment({
   description:
     "Builds each of the course's five models at a small size with a character tokenizer of the text (The Time Machine, or --corpus PATH): 1 embedding and unembedding, 2 plus positions, layer norm and tied scaled output, 3 plus one attention head, 4 plus transformer blocks, 5 GPT-2 with multi-head attention. For each it counts the parameters, measures the untrained loss on random windows against ln(vocabulary size), the loss of a uniform guess, and generates a few characters. Model 3 projects with W0 as later models do; the course's y *= W0(y) is a slip.",
   needs: ['gpt-core', 'ONNX Runtime', 'Gutenberg book (download) or --corpus'],
-  typicalTime: '5 s',
+  typicalTime: '1 s',
   params: z.object({
     nEmbd: z.number().int().min(1).max(1024).default(64).describe('embedding dimension'),
     blockSize: z.number().int().min(2).max(1024).default(32).describe('context length in tokens'),
@@ -228,7 +228,7 @@ export const doWeNeedQ = defineExperiment({
   description:
     "Trains a small GPT-2 (Model 5) twice on the same batches of the text (The Time Machine, or --corpus PATH) with a character tokenizer: once with the query projection, once with the queries set to the layer-norm outputs themselves (queryProjection: false, which removes C x C weights and C biases per layer). Compares the loss curves. The course instead replaces the trained Q weights of OpenAI's GPT-2 with noise; training without Q asks whether a model can learn without it.",
   needs: ['gpt-core', 'ONNX Runtime', 'Gutenberg book (download) or --corpus'],
-  typicalTime: '60 s',
+  typicalTime: '5 s',
   params: z.object({
     steps: z.number().int().min(1).max(100_000).default(300).describe('AdamW steps per run'),
     batch: z.number().int().min(1).max(256).default(16).describe('sequences per step'),
