@@ -1,5 +1,6 @@
 import { bertCharacters, bertTokenizer, languages, tokenTranslation } from './bert.js';
 import { bpeSteps, bpeVocabSize, charsSubwordsWords } from './bpe.js';
+import { BUILDING_GPT_EXPERIMENTS } from './building-gpt.js';
 import { claudeVariations } from './claude.js';
 import { compressionRatios, gpt4Tokenizer, rapperName, strawberry, tokenEfficiency, zipf } from './openai.js';
 import { logSoftmaxExperiment, multinomial, softmax } from './softmax.js';
@@ -30,6 +31,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   logSoftmaxExperiment,
   softmax,
   multinomial,
+  ...BUILDING_GPT_EXPERIMENTS,
 ] as unknown as Experiment[];
 
 /** Returns the experiment with `id`, or undefined. */
