@@ -38,21 +38,23 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
       field: 'x',
       type: 'quantitative',
       title: options.xTitle,
-      scale: { type: options.xScale ?? 'linear', zero: false, nice: !xLog },
+      // Vega-Lite rejects `zero` on a log scale.
+      scale: xLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
     },
     y: {
       field: 'y',
       type: 'quantitative',
       title: options.yTitle,
-      scale: { type: options.yScale ?? 'linear', zero: false, nice: !yLog },
+      scale: yLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
     },
     color: { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } },
+    // Same field, title and order as the color, so Vega-Lite merges both into one legend.
     strokeDash: {
       field: 'series',
       type: 'nominal',
+      title: null,
       sort: series,
       scale: { domain: series, range: series.map((name) => (dashed.has(name) ? [6, 4] : [1, 0])) },
-      legend: null,
     },
     tooltip: [{ field: 'series' }, { field: 'x' }, { field: 'y' }],
   };

@@ -89,7 +89,7 @@ export const weightInits = defineExperiment({
   description:
     "Trains one small character-level GPT from six initializations on the same batches: GPT-2's (N(0, 0.02), residual projections scaled by 1/sqrt(2 nLayer)), N(0, 0.02) everywhere, N(0, 1), Xavier normal, Kaiming uniform, and PyTorch's defaults (N(0, 1) embeddings, U(-1/sqrt(in), 1/sqrt(in)) linear layers). Layer norms start at weight 1 and bias 0, and biases at 0 except under PyTorch's defaults. Shows the initial loss against ln(vocabulary size) and the loss after training. The initial weights reach GptTrainer through the state argument of GptTrainer.create.",
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
-  typicalTime: '15 s',
+  typicalTime: '9 s',
   params: z.object({
     ...smallGptParams(),
     schemes: z
@@ -99,7 +99,7 @@ export const weightInits = defineExperiment({
       })
       .default(INIT_SCHEMES.join(','))
       .describe(`initializations to compare: ${INIT_SCHEMES.join(', ')}`),
-    steps: z.number().int().min(1).max(100_000).default(150).describe('optimizer steps per run'),
+    steps: z.number().int().min(1).max(100_000).default(300).describe('optimizer steps per run'),
     lr: z.number().positive().max(1).default(0.003).describe('AdamW learning rate'),
     evalIters: z.number().int().min(1).max(1000).default(10).describe('batches per loss evaluation'),
   }),
@@ -146,7 +146,7 @@ export const weightInits = defineExperiment({
     await figure(
       'loss-curves',
       lineChartSpec({
-        title: 'Training loss from six initializations',
+        title: `Training loss from ${runs.length} initializations`,
         xTitle: 'step',
         yTitle: 'training loss (nats per character, log scale)',
         points: runs.flatMap((run) =>
@@ -240,7 +240,7 @@ export const dropoutTraining = defineExperiment({
   description:
     'Applies dropout to a vector of ones: about a fraction p of the entries become 0 and the survivors are scaled by 1/(1 - p), so the expected value stays 1. Then trains one small GPT without dropout and with dropout p on the embeddings, attention weights and residual branches, and draws the train and validation losses. Evaluation runs with dropout off, so the training-batch losses of the dropout run sit above its evaluated training loss.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
-  typicalTime: '10 s',
+  typicalTime: '3 s',
   params: z.object({
     ...smallGptParams({ maxChars: 20_000 }),
     p: z.number().gt(0).lt(1).default(0.2).describe('dropout probability'),

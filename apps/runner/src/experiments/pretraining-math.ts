@@ -86,7 +86,7 @@ export const attentionScaling = defineExperiment({
   description:
     'Draws random N(0, 1) queries and keys of growing dimension d and applies softmax to their dot products, raw and divided by sqrt(d). The raw scores have a standard deviation of sqrt(d), so their softmax collapses onto one key (entropy near 0, maximum weight near 1) as d grows; the scaled scores keep a standard deviation of 1 and a softmax of the same shape at every d.',
   needs: ['nothing beyond Node.js'],
-  typicalTime: '2 s',
+  typicalTime: '1 s',
   params: z.object({
     dims: integerList('2,4,8,16,32,64,128,256,512,1024', 'query and key dimensions d'),
     keys: z.number().int().min(2).max(10_000).default(50).describe('keys per query: the softmax length'),

@@ -24,10 +24,10 @@ export const optimizers = defineExperiment({
   description:
     'Trains the same small character-level GPT, from the same initial weights and on the same batches, with plain SGD, Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), each at its own constant learning rate, and draws the three loss curves. SGD needs a far larger learning rate than the Adam family to move at all.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
-  typicalTime: '15 s',
+  typicalTime: '5 s',
   params: z.object({
     ...smallGptParams(),
-    steps: z.number().int().min(1).max(100_000).default(150).describe('optimizer steps per run'),
+    steps: z.number().int().min(1).max(100_000).default(300).describe('optimizer steps per run'),
     sgdLr: z.number().positive().max(100).default(0.5).describe('SGD learning rate'),
     adamLr: z.number().positive().max(1).default(0.003).describe('Adam and AdamW learning rate'),
     weightDecay: z
@@ -260,7 +260,7 @@ export const trainTestSplit = defineExperiment({
   description:
     'Holds out the last part of the text as a test set and trains a small GPT on the rest, tracking train and test loss; then trains the same model on the whole text, test part included, and measures its loss on that same test part. That second number is optimistic: the model has seen the text it is tested on.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
-  typicalTime: '10 s',
+  typicalTime: '4 s',
   params: z.object({
     ...smallGptParams({ maxChars: 10_000 }),
     steps: z.number().int().min(1).max(100_000).default(300).describe('optimizer steps per run'),
