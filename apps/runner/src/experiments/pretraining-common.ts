@@ -61,7 +61,7 @@ export async function loadCharCorpus(
   return { name: loaded.name, text, tokenizer, tokens: Int32Array.from(tokenizer.encode(text)) };
 }
 
-/** Checks that the width splits into heads, with a message that names both options. */
+/** Resolves the GPT configuration; raises an Error when `nEmbd` is not a multiple of `nHead`. */
 export function gptConfigFor(params: SmallGptParams, vocabSize: number, dropout = 0): GptConfig {
   if (params.nEmbd % params.nHead !== 0) {
     throw new Error(`--n-embd ${params.nEmbd} must be a multiple of --n-head ${params.nHead}.`);
@@ -76,7 +76,7 @@ export function gptConfigFor(params: SmallGptParams, vocabSize: number, dropout 
   });
 }
 
-/** Trainer options with a constant learning rate unless `schedule` says otherwise, and no clipping. */
+/** Builds trainer options with no gradient clipping and a constant learning rate unless `schedule` is given. */
 export function trainerOptionsFor(
   params: SmallGptParams,
   model: GptConfig,

@@ -33,7 +33,7 @@ describe('weight-inits', () => {
       expect(Math.abs(value / expected - 1)).toBeLessThan(0.06);
     near(schemes['normal-0.02'].wteStd, 0.02);
     near(schemes['normal-1'].wteStd, 1);
-    // Xavier on wte [V, 32]: sqrt(2 / (V + 32)); Kaiming uniform on c_attn [32, 96]: sqrt(2 / 32).
+    // Xavier normal on wte [V, 32] has std sqrt(2 / (V + 32)). Kaiming uniform on c_attn [32, 96] has std sqrt(2 / 32).
     const vocab = Math.round(Math.exp(uniform));
     near(schemes.xavier.wteStd, Math.sqrt(2 / (vocab + 32)));
     near(schemes.kaiming.attentionWeightStd, Math.sqrt(2 / 32));
@@ -67,9 +67,11 @@ describe('dropout-training', () => {
       },
       { corpusPaths: [SHAKESPEARE] },
     );
+
     expect(results.survivorValues).toEqual([1.25]);
     expect(Math.abs((results.zeroFraction as number) - 0.2)).toBeLessThan(0.02);
     expect(Math.abs((results.meanAfterDropout as number) - 1)).toBeLessThan(0.03);
+
     const [plain, withDropout] = results.runs as {
       dropout: number;
       finalTrainLoss: number;
@@ -82,6 +84,7 @@ describe('dropout-training', () => {
       plain.batchMinusEvaluatedTrainLoss + 0.05,
     );
     expect(withDropout.finalTrainLoss).toBeGreaterThan(plain.finalTrainLoss);
+
     const curves = results.evaluations as Record<string, { step: number }[]>;
     expect(curves['dropout 0.2'].map((e) => e.step)).toEqual([0, 50, 100, 150]);
     expect(output.figures).toEqual(['train-validation-loss']);

@@ -32,8 +32,8 @@ const LAYER_NORM_RULES: InitRule[] = [
 ];
 
 /**
- * Rules for the token and position embeddings (drawn with PyTorch's [count, dim] layout, so fan-in is the
- * embedding width) and for the other parameters (GPT-2's Conv1D [in, out] layout).
+ * Returns the rules of `scheme` in two lists. The embedding rules run with PyTorch's [count, dim] layout, so
+ * fan-in is the embedding width. The other rules run with GPT-2's Conv1D [in, out] layout.
  */
 function initRules(scheme: Exclude<InitSchemeName, 'gpt2'>, config: GptConfig) {
   const zeroBias: InitRule = { pattern: /\.bias$/, scheme: { type: 'zeros' } };

@@ -133,7 +133,7 @@ export const optimizers = defineExperiment({
   },
 });
 
-/** The Hugging Face schedules of the exercise, named as the chart's legend shows them. */
+/** Lists the Hugging Face and PyTorch schedules of the exercise with their names in the chart's legend. */
 function namedSchedules(params: {
   steps: number;
   warmupSteps: number;
