@@ -118,6 +118,7 @@ describe('PRETRAINING_EXPERIMENTS', () => {
       'dropout-training',
       'logits-vs-log-softmax',
       'unseen-tokens',
+      'fineweb-shard',
     ]);
   });
 });

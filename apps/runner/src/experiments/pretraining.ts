@@ -1,3 +1,4 @@
+import { finewebShard } from './pretraining-fineweb.js';
 import { dropoutTraining, weightInits } from './pretraining-inits.js';
 import { likeALetter } from './pretraining-liking.js';
 import { attentionScaling, customLoss, logitsVsLogSoftmax } from './pretraining-math.js';
@@ -17,4 +18,5 @@ export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   dropoutTraining,
   logitsVsLogSoftmax,
   unseenTokens,
+  finewebShard,
 ] as unknown as Experiment[];
