@@ -58,7 +58,7 @@ describe('fineweb-shard', () => {
       /fineweb-shard needs a FineWeb parquet file: .* pass it with --data PATH\./,
     );
     await expect(runForTest(finewebShard, cache, { data: '/nonexistent/shard.parquet' })).rejects.toThrow(
-      /--data "\/nonexistent\/shard.parquet" was not found/,
+      /--data "\/nonexistent\/shard.parquet" was not found\. Give/,
     );
   });
 });

@@ -16,7 +16,7 @@ const FINEWEB_SHARD_URL =
 /** GPT-2's `<|endoftext|>`, which separates documents in GPT-2's training stream. */
 const END_OF_TEXT = 50256;
 
-/** Upper edges of the histogram bins of tokens per document; the last bin collects the rest. */
+/** Upper edges of the histogram bins of tokens per document. The last bin collects the rest. */
 const TOKEN_BINS = [100, 250, 500, 1000, 2000, 4000];
 
 function binLabel(index: number): string {
@@ -47,7 +47,7 @@ export const finewebShard = defineExperiment({
       await stat(params.data);
     } catch {
       throw new UsageError(
-        `--data ${JSON.stringify(params.data)} was not found; give the path of a parquet file.`,
+        `--data ${JSON.stringify(params.data)} was not found. Give the path of a parquet file.`,
       );
     }
     progress.stage(`Reading ${basename(params.data)}`);
@@ -56,7 +56,7 @@ export const finewebShard = defineExperiment({
     const columns = parquetSchema(metadata).children.map((child) => child.element.name);
     if (!columns.includes('text')) {
       throw new UsageError(
-        `${params.data} has no "text" column (columns: ${columns.join(', ')}); give a FineWeb parquet file.`,
+        `${params.data} has no "text" column (columns: ${columns.join(', ')}). Give a FineWeb parquet file.`,
       );
     }
     const totalRows = Number(metadata.num_rows);

@@ -53,7 +53,7 @@ export const likeALetter = defineExperiment({
       .filter((id): id is number => id !== undefined);
     if (liked.length === 0) {
       throw new Error(
-        `the letter ${JSON.stringify(params.letter)} does not occur in ${corpus.name}; choose another --letter.`,
+        `the letter ${JSON.stringify(params.letter)} does not occur in ${corpus.name}. Choose another --letter.`,
       );
     }
     const likedSet = new Set(liked);

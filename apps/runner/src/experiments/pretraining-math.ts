@@ -31,7 +31,7 @@ function parseList(text: string): number[] {
   return text.split(',').map(Number);
 }
 
-/** Softmax in float64 with the maximum subtracted first, so large scores stay finite. */
+/** Computes softmax in float64 with the maximum subtracted first, so large scores stay finite. */
 function softmax(scores: ArrayLike<number>): Float64Array {
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < scores.length; i++) max = Math.max(max, scores[i]);
@@ -45,7 +45,7 @@ function softmax(scores: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** Entropy in nats; terms with probability 0 contribute 0. */
+/** Returns the entropy in nats, where terms with probability 0 contribute 0. */
 function entropy(probabilities: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < probabilities.length; i++) {
@@ -64,7 +64,7 @@ function standardDeviation(values: ArrayLike<number>): number {
   return Math.sqrt(squares / values.length);
 }
 
-/** Entries of Q K^T for random N(0, 1) matrices Q and K of `rows` x `dim`. */
+/** Draws random N(0, 1) matrices Q [rows, dim] and K [keys, dim] and returns the entries of Q K^T. */
 function randomScores(rows: number, keys: number, dim: number, rng: Rng): Float64Array {
   const q = rng.fillNormal(new Float64Array(rows * dim));
   const k = rng.fillNormal(new Float64Array(keys * dim));

@@ -34,7 +34,7 @@ async function createProbe(config: GptConfig, batch: BigInt64Array, batchSize: n
   };
 }
 
-/** Fixed windows spread evenly over `tokens`, for a probe batch that does not change during training. */
+/** Returns windows spread evenly over `tokens`, for a probe batch that stays fixed during training. */
 function evenWindows(tokens: TokenArray, blockSize: number, count: number): BigInt64Array {
   const out = new BigInt64Array(count * blockSize);
   const span = tokens.length - blockSize;
@@ -89,7 +89,7 @@ export const unseenTokens = defineExperiment({
     const byCount = [...used].sort((a, b) => counts[b] - counts[a] || a - b);
     const size = Math.min(params.category, Math.floor(used.length / 2), neverUsed.length);
     if (size < 1)
-      throw new Error(`the text uses ${used.length} token types; give a longer text with --max-chars.`);
+      throw new Error(`the text uses ${used.length} token types. Give a longer text with --max-chars.`);
     const categories = {
       'most common': byCount.slice(0, size),
       'least common': byCount.slice(-size),
