@@ -28,7 +28,7 @@ function binLabel(index: number): string {
 export const finewebShard = defineExperiment({
   id: 'fineweb-shard',
   title: 'The FineWeb dataset',
-  section: '75. The FineWeb dataset',
+  section: '92. The FineWeb dataset',
   description:
     "Reads the first documents of a local FineWeb parquet shard with hyparquet (the course streams them with datatrove), prints their metadata, encodes each with GPT-2's r50k_base tokenizer and joins them into one training stream with <|endoftext|> between documents, as GPT-2's training data is laid out. Nothing is downloaded: a shard is about 2 GB, so pass one with --data PATH.",
   needs: ['hyparquet', 'tokenizers', 'a FineWeb parquet file (--data)'],

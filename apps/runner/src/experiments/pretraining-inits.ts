@@ -85,7 +85,7 @@ function initializedParameters(
 export const weightInits = defineExperiment({
   id: 'weight-inits',
   title: 'Weight initializations and training',
-  section: '82. Weight initializations',
+  section: '88-89. Weight initializations; CodeChallenge: Train model 5 with weight inits',
   description:
     "Trains one small character-level GPT from six initializations on the same batches: GPT-2's (N(0, 0.02), residual projections scaled by 1/sqrt(2 nLayer)), N(0, 0.02) everywhere, N(0, 1), Xavier normal, Kaiming uniform, and PyTorch's defaults (N(0, 1) embeddings, U(-1/sqrt(in), 1/sqrt(in)) linear layers). Layer norms start at weight 1 and bias 0, and biases at 0 except under PyTorch's defaults. Shows the initial loss against ln(vocabulary size) and the loss after training. The initial weights reach GptTrainer through the state argument of GptTrainer.create.",
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
@@ -236,7 +236,7 @@ async function dropoutOnOnes(p: number, count: number, rng: Rng): Promise<Float3
 export const dropoutTraining = defineExperiment({
   id: 'dropout-training',
   title: 'Dropout in training and evaluation',
-  section: '77. Dropout in theory and in PyTorch',
+  section: '90. Dropout in theory and in Pytorch',
   description:
     'Applies dropout to a vector of ones: about a fraction p of the entries become 0 and the survivors are scaled by 1/(1 - p), so the expected value stays 1. Then trains one small GPT without dropout and with dropout p on the embeddings, attention weights and residual branches, and draws the train and validation losses. Evaluation runs with dropout off, so the training-batch losses of the dropout run sit above its evaluated training loss.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],

@@ -19,7 +19,7 @@ import { defineExperiment } from './types.js';
 export const likeALetter = defineExperiment({
   id: 'like-a-letter',
   title: 'Train a model to like a letter',
-  section: '81. Train a model to like "X"',
+  section: '86. CodeChallenge: Train a model to like "X"',
   description:
     "Pretrains a small character-level GPT on a text with cross-entropy, then continues training with a custom loss built from graph ops (@glassbox/trainer's likedTokensLoss): the mean over positions of -log of the probability that the next character is the chosen letter. The letter's share of generated text rises from its frequency in the text to most of the output. The course's exercise uses a KL divergence to a uniform distribution over the liked GPT-2 tokens at the last position; this loss maximizes the liked mass at every position.",
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],

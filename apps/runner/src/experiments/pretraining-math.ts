@@ -82,7 +82,7 @@ function randomScores(rows: number, keys: number, dim: number, rng: Rng): Float6
 export const attentionScaling = defineExperiment({
   id: 'attention-scaling',
   title: 'Numerical scaling of attention scores',
-  section: '79. Numerical scaling issues in DL models',
+  section: '87. CodeChallenge: Numerical scaling issues in DL models',
   description:
     'Draws random N(0, 1) queries and keys of growing dimension d and applies softmax to their dot products, raw and divided by sqrt(d). The raw scores have a standard deviation of sqrt(d), so their softmax collapses onto one key (entropy near 0, maximum weight near 1) as d grows; the scaled scores keep a standard deviation of 1 and a softmax of the same shape at every d.',
   needs: ['nothing beyond Node.js'],
@@ -195,7 +195,7 @@ export const attentionScaling = defineExperiment({
 export const logitsVsLogSoftmax = defineExperiment({
   id: 'logits-vs-log-softmax',
   title: 'Logits or log-softmax as model outputs',
-  section: '74. Train model 1',
+  section: '91. Should you output logits or log-softmax(logits)?',
   description:
     "Computes log-softmax of a few scores with the graph's LogSoftmax op and in float64, and the negative log-likelihood of each target. Then runs a freshly initialized GPT on random tokens and compares three losses: cross-entropy of the logits, the NLL loss of their log-softmax, and cross-entropy of the log-softmax. All three agree, because log-softmax of log-probabilities changes nothing, so a model may return either logits or log-probabilities.",
   needs: ['gpt-core'],
@@ -320,7 +320,7 @@ export const logitsVsLogSoftmax = defineExperiment({
 export const customLoss = defineExperiment({
   id: 'custom-loss',
   title: 'Custom loss functions',
-  section: '76. Create custom loss functions',
+  section: '85. Create a custom loss function',
   description:
     'Builds L1 (mean absolute error) and L2 (mean squared error) losses from graph ops, evaluates them on one prediction and target, then trains a single weight toward a target with plain SGD under each loss. The L1 gradient is the sign of the error, so the weight moves by one learning rate per step; the L2 gradient shrinks with the error, so the weight approaches the target exponentially.',
   needs: ['graph', 'trainer'],

@@ -20,7 +20,7 @@ const OPTIMIZER_NAMES = ['SGD', 'Adam', 'AdamW'] as const;
 export const optimizers = defineExperiment({
   id: 'optimizers',
   title: 'SGD vs Adam vs AdamW',
-  section: '80. SGD vs. Adam vs. AdamW',
+  section: '80. CodeChallenge: SGD vs. Adam vs. AdamW',
   description:
     'Trains the same small character-level GPT, from the same initial weights and on the same batches, with plain SGD, Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), each at its own constant learning rate, and draws the three loss curves. SGD needs a far larger learning rate than the Adam family to move at all.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],
@@ -160,7 +160,7 @@ function namedSchedules(params: {
 export const lrSchedules = defineExperiment({
   id: 'lr-schedules',
   title: 'Learning-rate schedules',
-  section: '84. Learning rate schedulers',
+  section: '96. Optimization options',
   description:
     "Draws the learning rate at every step of Hugging Face's constant, constant-with-warmup, linear-with-warmup and cosine-with-warmup schedules and of PyTorch's StepLR, all multiplying one peak rate, and of nanoGPT's schedule: linear warmup to the peak, cosine decay to a minimum rate, then constant.",
   needs: ['trainer'],
@@ -256,7 +256,7 @@ export const lrSchedules = defineExperiment({
 export const trainTestSplit = defineExperiment({
   id: 'train-test-split',
   title: 'Adding a held-out test set',
-  section: '78. Add a test set',
+  section: '82. CodeChallenge: Add a test set',
   description:
     'Holds out the last part of the text as a test set and trains a small GPT on the rest, tracking train and test loss; then trains the same model on the whole text, test part included, and measures its loss on that same test part. That second number is optimistic: the model has seen the text it is tested on.',
   needs: ['trainer', 'The Time Machine (Gutenberg download) or --corpus'],

@@ -52,7 +52,7 @@ function meanAt(values: ArrayLike<number>, ids: readonly number[]): number {
 export const unseenTokens = defineExperiment({
   id: 'unseen-tokens',
   title: 'What happens to unused tokens',
-  section: '83. What happens to unused tokens?',
+  section: '95. CodeChallenge: What happens to unused tokens?',
   description:
     "Encodes a book with GPT-2's r50k_base tokenizer, counts the vocabulary tokens that the book uses and the ones it never contains, and trains a small GPT with the full 50,257-token vocabulary on it. Tracks the mean log-probability that the model assigns to the most common, the least common and never-used tokens on a fixed batch: at initialization all are near -ln(50257) = -10.82; training raises the common tokens and pushes the never-used ones down, since they only ever receive gradient that lowers their logits. The course's notebook indexes the never-used category with token ids as positions in its list of used tokens; here the category is the never-used ids themselves.",
   needs: ['tokenizers', 'trainer', 'The Time Machine (Gutenberg download) or --corpus'],

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parameterInfo } from './params.js';
 import { PRETRAINING_EXPERIMENTS } from './pretraining.js';
 import { lrSchedules, optimizers, trainTestSplit } from './pretraining-training.js';
 import { populatedTestCache, runForTest, TEST_DATA } from './testing.js';
@@ -96,7 +97,7 @@ describe('train-test-split', () => {
     expect(results.testTokens).toBe(600);
     expect(heldOut.finalTestLoss).toBeGreaterThan(heldOut.finalTrainLoss);
     expect(everything.finalTestLoss).toBeLessThan(heldOut.finalTestLoss);
-    expect(results.optimismGap as number).toBeGreaterThan(0.05);
+    expect(results.optimismGap as number).toBeGreaterThan(0.03);
     const curves = results.evaluations as Record<string, { step: number }[]>;
     expect(curves['held out'].map((e) => e.step)).toEqual([0, 50, 100, 150, 200]);
     expect(output.figures).toEqual(['train-test-loss']);
@@ -109,7 +110,6 @@ describe('PRETRAINING_EXPERIMENTS', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual([
       'optimizers',
-      'lr-schedules',
       'train-test-split',
       'custom-loss',
       'like-a-letter',
@@ -117,8 +117,21 @@ describe('PRETRAINING_EXPERIMENTS', () => {
       'weight-inits',
       'dropout-training',
       'logits-vs-log-softmax',
-      'unseen-tokens',
       'fineweb-shard',
+      'unseen-tokens',
+      'lr-schedules',
     ]);
+    const sections = PRETRAINING_EXPERIMENTS.map((experiment) => Number.parseInt(experiment.section, 10));
+    expect(sections).toEqual([...sections].sort((x, y) => x - y));
+  });
+
+  it('describe every parameter for --help', () => {
+    for (const experiment of PRETRAINING_EXPERIMENTS) {
+      const infos = parameterInfo(experiment);
+      for (const info of infos) {
+        expect(info.description, `${experiment.id} --${info.flag}`).not.toBe('');
+        expect(info.defaultValue, `${experiment.id} --${info.flag}`).not.toBeUndefined();
+      }
+    }
   });
 });

@@ -9,7 +9,6 @@ import type { Experiment } from './types.js';
 /** The experiments of the course's "Pretraining" part, in course order. */
 export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   optimizers,
-  lrSchedules,
   trainTestSplit,
   customLoss,
   likeALetter,
@@ -17,6 +16,7 @@ export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   weightInits,
   dropoutTraining,
   logitsVsLogSoftmax,
-  unseenTokens,
   finewebShard,
+  unseenTokens,
+  lrSchedules,
 ] as unknown as Experiment[];
