@@ -3,6 +3,7 @@ import { bpeSteps, bpeVocabSize, charsSubwordsWords } from './bpe.js';
 import { BUILDING_GPT_EXPERIMENTS } from './building-gpt.js';
 import { claudeVariations } from './claude.js';
 import { compressionRatios, gpt4Tokenizer, rapperName, strawberry, tokenEfficiency, zipf } from './openai.js';
+import { PRETRAINING_EXPERIMENTS } from './pretraining.js';
 import { logSoftmaxExperiment, multinomial, softmax } from './softmax.js';
 import type { Experiment } from './types.js';
 import { cleanBook, oneHot, textToTokens, timeMachineTokens, wordContext } from './words.js';
@@ -32,6 +33,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   softmax,
   multinomial,
   ...BUILDING_GPT_EXPERIMENTS,
+  ...PRETRAINING_EXPERIMENTS,
 ] as unknown as Experiment[];
 
 /** Returns the experiment with `id`, or undefined. */
