@@ -1,13 +1,16 @@
 // Measures encoding throughput against gpt-tokenizer, js-tiktoken and tiktoken (WASM), encoding
-// time on long runs of one character and one word, and BPE training time.
+// time on long runs of one character and one word, and BPE training time against Hugging Face's
+// Rust trainer (npm tokenizers 0.13.3).
 // Run from the package directory: node --conditions=development --import tsx bench/encode.ts
-// Add --quick to skip the 16,000-token training run.
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// Add --quick to skip the 16,000- and 30,000-token training runs.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as gptTokenizerCl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as gptTokenizerR50k from 'gpt-tokenizer/encoding/r50k_base';
 import { getEncoding as getJsTiktoken } from 'js-tiktoken';
 import { get_encoding as getWasmTiktoken } from 'tiktoken';
+import { BPE, byteLevelPreTokenizer, Tokenizer as HuggingFaceTokenizer } from 'tokenizers';
 import { type EncodingName, loadEncoding, trainBpe } from '../src/index.js';
 
 const corporaDirectory = new URL('../../../../shared/data/corpora/', import.meta.url);
@@ -102,10 +105,29 @@ const trainingText = corpus.repeat(Math.ceil(5e6 / corpus.length)).slice(0, 5_00
 console.log(
   `\nBPE training on ${(trainingText.length / 1e6).toFixed(1)} M characters (the books, repeated), gpt2 pre-tokenizer`,
 );
-console.log('vocabulary   @glassbox/tokenizers (s)   @huggingface/tokenizers');
-for (const vocabSize of quick ? [1_000, 4_000] : [1_000, 4_000, 16_000]) {
-  const seconds = timeOnce(() => trainBpe(trainingText, { vocabSize, preTokenizer: 'gpt2' })) / 1000;
+// The npm binding's Tokenizer.train(files) takes no trainer options: it trains with
+// BpeTrainer::default(), whose vocabulary size is 30,000, so Hugging Face runs at that size only.
+const huggingFaceVocabSize = 30_000;
+const trainingDirectory = mkdtempSync(join(tmpdir(), 'bpe-bench-'));
+const trainingFile = join(trainingDirectory, 'train.txt');
+writeFileSync(trainingFile, trainingText);
+const huggingFaceTokenizer = new HuggingFaceTokenizer(BPE.empty());
+huggingFaceTokenizer.setPreTokenizer(byteLevelPreTokenizer(false, true));
+const huggingFaceSeconds = timeOnce(() => huggingFaceTokenizer.train([trainingFile])) / 1000;
+rmSync(trainingDirectory, { recursive: true, force: true });
+
+console.log('vocabulary   @glassbox/tokenizers (s)   merges   tokenizers 0.13.3 (Rust, s)   ratio');
+for (const vocabSize of quick ? [1_000, 4_000] : [1_000, 4_000, 16_000, huggingFaceVocabSize]) {
+  let mergeCount = 0;
+  const seconds =
+    timeOnce(() => {
+      mergeCount = trainBpe(trainingText, { vocabSize, preTokenizer: 'gpt2' }).merges.length;
+    }) / 1000;
+  const reference = vocabSize === huggingFaceVocabSize ? huggingFaceSeconds.toFixed(1) : '-';
+  const ratio = vocabSize === huggingFaceVocabSize ? (seconds / huggingFaceSeconds).toFixed(1) : '-';
   console.log(
-    `${String(vocabSize).padStart(10)}   ${seconds.toFixed(1).padStart(24)}   cannot train (npm 0.2.0 has no trainer)`,
+    `${String(vocabSize).padStart(10)}   ${seconds.toFixed(1).padStart(24)}   ${String(mergeCount).padStart(6)}   ${reference.padStart(27)}   ${ratio.padStart(5)}`,
   );
 }
+// Hugging Face's vocabulary holds the characters seen in the byte-level text, not all 256 bytes.
+console.log(`tokenizers 0.13.3 vocabulary: ${huggingFaceTokenizer.getVocabSize()} tokens`);

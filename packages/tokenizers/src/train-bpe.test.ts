@@ -223,8 +223,4 @@ describe('BPE training by hand', () => {
       'y',
     ]);
   });
-
-  // @huggingface/tokenizers 0.2.0 on npm can load and run a tokenizer.json but has no trainer,
-  // so the merges of Hugging Face's BpeTrainer cannot be produced here without Python.
-  it.skip('learns the merges of Hugging Face BpeTrainer (skipped: @huggingface/tokenizers on npm cannot train)', () => {});
 });
