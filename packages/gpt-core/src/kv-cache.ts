@@ -7,6 +7,7 @@ import { Graph, GraphSession, type SessionOptions, type Tensor, toOnnx } from '@
 import type * as ort from 'onnxruntime-common';
 import { type GptConfig, gptParameterShapes } from './config.js';
 import type { GenerateOptions } from './inference.js';
+import { linear, mergeHeads, splitHeads } from './model.js';
 import { sampleToken } from './sampling.js';
 
 /** The most negative float32. Padded keys get this score instead of -Infinity, as transformers does. */
@@ -34,10 +35,6 @@ export function pastName(layer: number, kind: 'key' | 'value'): string {
 /** Graph output name of layer `layer`'s keys or values after this step. */
 export function presentName(layer: number, kind: 'key' | 'value'): string {
   return `present.${layer}.${kind}`;
-}
-
-function linear(g: Graph, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
-  return g.add(g.matmul(x, weight), bias);
 }
 
 /**
@@ -88,10 +85,7 @@ export function buildCachedGpt(
         config.layerNormEpsilon,
       );
       const qkv = linear(g, ln1, p(`${prefix}.attn.c_attn.weight`), p(`${prefix}.attn.c_attn.bias`));
-      const [q, kNew, vNew] = g.split(qkv, -1, [nEmbd, nEmbd, nEmbd]).map((t) =>
-        // [batch, seq, nEmbd] -> [batch, nHead, seq, headDim]
-        g.transpose(g.reshape(t, [0, 0, nHead, headDim]), [0, 2, 1, 3]),
-      );
+      const [q, kNew, vNew] = splitHeads(g, qkv, nEmbd, nHead);
       const k = g.concat([pasts[layer].key, kNew], 2);
       const v = g.concat([pasts[layer].value, vNew], 2);
       presents.push({ key: k, value: v });
@@ -101,7 +95,7 @@ export function buildCachedGpt(
       // which would otherwise reach real rows through 0 * NaN in the next layer's attention.
       const masked = g.causalMask(g.where(padded, FLOAT32_MIN, scores));
       const heads = g.matmul(g.softmax(masked, -1), v);
-      const merged = g.reshape(g.transpose(heads, [0, 2, 1, 3]), [0, 0, nEmbd]);
+      const merged = mergeHeads(g, heads, nEmbd);
       const attnOut = linear(g, merged, p(`${prefix}.attn.c_proj.weight`), p(`${prefix}.attn.c_proj.bias`));
       const afterAttn = g.add(x, attnOut);
 

@@ -20,8 +20,21 @@ export interface GptGraph {
   parameters: Map<string, Tensor>;
 }
 
-function linear(g: Graph, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+/** Applies a Conv1D-layout linear layer, y = x W + b. */
+export function linear(g: Graph, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
   return g.add(g.matmul(x, weight), bias);
+}
+
+/** Splits a fused QKV projection [batch, seq, 3 nEmbd] into q, k and v of shape [batch, nHead, seq, headDim]. */
+export function splitHeads(g: Graph, qkv: Tensor, nEmbd: number, nHead: number): Tensor[] {
+  return g
+    .split(qkv, -1, [nEmbd, nEmbd, nEmbd])
+    .map((t) => g.transpose(g.reshape(t, [0, 0, nHead, nEmbd / nHead]), [0, 2, 1, 3]));
+}
+
+/** Merges attention heads [batch, nHead, seq, headDim] back into [batch, seq, nEmbd]. */
+export function mergeHeads(g: Graph, heads: Tensor, nEmbd: number): Tensor {
+  return g.reshape(g.transpose(heads, [0, 2, 1, 3]), [0, 0, nEmbd]);
 }
 
 /**
@@ -71,15 +84,12 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
         config.layerNormEpsilon,
       );
       const qkv = linear(g, ln1, p(`${prefix}.attn.c_attn.weight`), p(`${prefix}.attn.c_attn.bias`));
-      const [q, k, v] = g.split(qkv, -1, [nEmbd, nEmbd, nEmbd]).map((t) =>
-        // [batch, seq, nEmbd] -> [batch, nHead, seq, headDim]
-        g.transpose(g.reshape(t, [0, 0, nHead, headDim]), [0, 2, 1, 3]),
-      );
+      const [q, k, v] = splitHeads(g, qkv, nEmbd, nHead);
       const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(headDim));
       let weights = g.softmax(g.causalMask(scores), -1);
       weights = drop(weights, `${prefix}.attn.weights`, () => staticShape(batch, nHead, seq, seq));
       const heads = g.matmul(weights, v);
-      const merged = g.reshape(g.transpose(heads, [0, 2, 1, 3]), [0, 0, nEmbd]);
+      const merged = mergeHeads(g, heads, nEmbd);
       let attnOut = linear(g, merged, p(`${prefix}.attn.c_proj.weight`), p(`${prefix}.attn.c_proj.bias`));
       attnOut = drop(attnOut, `${prefix}.attn.residual`, () => staticShape(batch, seq, nEmbd));
       const afterAttn = g.add(x, attnOut);
