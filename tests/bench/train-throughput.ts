@@ -57,8 +57,8 @@ for (const name of selected) {
     here('./glassbox-train-step.ts'),
     ...common,
   ]);
-  // With more than one thread, PyTorch's OpenMP pool and OpenBLAS's own threads compete; it is measured both
-  // with OpenBLAS using the same thread count and with OpenBLAS single-threaded, and the faster one counts.
+  // With more than one thread, PyTorch's OpenMP pool and OpenBLAS's own threads compete. So PyTorch is measured
+  // with OpenBLAS on the same thread count and with OpenBLAS single-threaded, and the faster run counts.
   const torchArgs = [here('./torch_train_throughput.py'), ...common, '--random-tokens', '200000'];
   const torchRuns = [run(python, torchArgs)];
   if (values.threads !== '1') torchRuns.push(run(python, [...torchArgs, '--blas-threads', '1']));

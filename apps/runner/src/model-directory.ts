@@ -14,7 +14,7 @@ export interface ModelDirectory {
   tokenizer?: Tokenizer;
   /** The file the tokenizer was read from. */
   tokenizerPath?: string;
-  /** Why a tokenizer file that exists could not be loaded; commands that need text report it. */
+  /** The error of a tokenizer file that exists but could not be loaded; commands that need text report it. */
   tokenizerError?: string;
 }
 

@@ -10,7 +10,7 @@ export const CONFIG_FILE = 'config.json';
 export const MODEL_FILE = 'model.safetensors';
 
 /**
- * A `config.json` in Hugging Face's GPT-2 format (`GPT2Config`), so the directory reads like a Hugging Face
+ * Builds a `config.json` in Hugging Face's GPT-2 format (`GPT2Config`), so the directory reads like a Hugging Face
  * model, with the run's own settings under `glassbox`.
  */
 export function huggingFaceConfig(config: GptConfig, run: Record<string, unknown>): Record<string, unknown> {

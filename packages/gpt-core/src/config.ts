@@ -73,7 +73,7 @@ export function countGptParameters(config: GptConfig): number {
   return total;
 }
 
-/** Whether nanoGPT would apply weight decay: to matrices and embeddings, not to biases and layer norms. */
+/** Checks whether nanoGPT would apply weight decay: to matrices and embeddings, not to biases and layer norms. */
 export function isDecayedParameter(name: string, shape: readonly number[]): boolean {
   return shape.length >= 2 && !name.includes('ln_');
 }

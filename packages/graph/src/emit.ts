@@ -25,7 +25,7 @@ export const attr = {
   }),
 };
 
-/** What an op's emission rule writes into the ONNX graph. */
+/** The interface through which an op's emission rule writes into the ONNX graph. */
 export interface Emitter {
   /** Appends an ONNX node. */
   node(
@@ -129,7 +129,7 @@ export interface SerializeOptions {
   metadata?: Record<string, string>;
 }
 
-/** The nodes needed to compute `outputs`, in creation order (which is a topological order). */
+/** Returns the nodes needed to compute `outputs`, in creation order (which is a topological order). */
 export function liveNodes(graph: Graph, outputs: readonly Tensor[]): GraphNode[] {
   const live = new Set<number>();
   const stack = outputs.map((t) => t.producer).filter((n): n is GraphNode => n !== undefined);

@@ -1,7 +1,7 @@
 import { OPS, type OpDefinition } from './ops.js';
 import { type Dim, type DType, formatShape, type Shape, staticSize } from './tensor.js';
 
-/** Where a tensor comes from: a graph input, a trainable parameter, or an op. */
+/** The origin of a tensor: a graph input, a trainable parameter, or an op. */
 export type TensorRole = 'input' | 'parameter' | 'op';
 
 /** A typed handle to a value in a `Graph`. */
@@ -42,7 +42,7 @@ export type TensorLike = Tensor | number;
 
 /**
  * Builds a computation graph out of typed ops. Every op is defined once in the op registry with its ONNX
- * emission, its shape rule and its gradient rule; the methods here only validate arguments and record nodes.
+ * emission, its shape rule and its gradient rule, so the methods here only validate arguments and record nodes.
  */
 export class Graph {
   readonly nodes: GraphNode[] = [];
@@ -294,14 +294,16 @@ export class Graph {
     return this.apply('gather', [x, indices], { axis })[0];
   }
   where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
-    const dtype = typeof a === 'number' ? (typeof b === 'number' ? 'float32' : b.dtype) : a.dtype;
+    let dtype: DType = 'float32';
+    if (typeof a !== 'number') dtype = a.dtype;
+    else if (typeof b !== 'number') dtype = b.dtype;
     return this.apply('where', [condition, this.lift(a, dtype), this.lift(b, dtype)])[0];
   }
-  /** The int64 range 0, 1, ..., n - 1, where n is the run-time size of `like` along `axis` (position ids). */
+  /** Returns the int64 range 0, 1, ..., n - 1, where n is the run-time size of `like` along `axis` (position ids). */
   arange(like: Tensor, axis: number): Tensor {
     return this.apply('arange', [like], { axis })[0];
   }
-  /** The run-time shape of `x` as a 1-D int64 tensor. */
+  /** Returns the run-time shape of `x` as a 1-D int64 tensor. */
   shapeOf(x: Tensor): Tensor {
     return this.apply('shapeOf', [x])[0];
   }
@@ -349,7 +351,7 @@ export class Graph {
     return this.apply('crossEntropy', [logits, targets], { ignoreIndex })[0];
   }
   /**
-   * Causal masking of attention scores [..., Tq, Tk]: query i sees keys up to position i + (Tk - Tq), so it
+   * Causal masking of attention scores [..., Tq, Tk]: query i attends to keys up to position i + (Tk - Tq), so it
    * also serves queries that follow Tk - Tq cached keys. Masked scores become -Infinity.
    */
   causalMask(scores: Tensor): Tensor {

@@ -1,7 +1,7 @@
 /**
  * The op registry. Each op is defined once: its shape rule (`infer`), its ONNX emission (`emit`) and its
  * gradient rule (`grad`, a vector-Jacobian product written with the same graph ops, so the backward pass is
- * ordinary ONNX). Ops that have no gradient say why in `noGradient`.
+ * ordinary ONNX). Ops that have no gradient give the reason in `noGradient`.
  */
 import { attr, type Emitter } from './emit.js';
 import type { Graph, GraphNode, Tensor } from './graph.js';
@@ -27,7 +27,7 @@ export interface GradientArgs {
   node: GraphNode;
   /** Gradients of the loss with respect to each output; undefined where an output does not reach the loss. */
   gradOutputs: readonly (Tensor | undefined)[];
-  /** Which inputs need a gradient; rules may skip the others. */
+  /** Flags of the inputs that need a gradient; rules may skip the others. */
   needsGradient: readonly boolean[];
 }
 
@@ -37,7 +37,7 @@ export interface OpDefinition {
   emit(e: Emitter, node: GraphNode): void;
   /** Returns one gradient per input (undefined for none). */
   grad?: (args: GradientArgs) => (Tensor | undefined)[];
-  /** Why the op has no gradient rule; shown when autodiff needs one. */
+  /** The reason the op has no gradient rule, shown when autodiff needs one. */
   noGradient?: string;
 }
 
@@ -45,7 +45,7 @@ export interface OpDefinition {
 export const OPS = new Map<string, OpDefinition>();
 
 /**
- * Registers an op. Each op is defined exactly once; it needs a gradient rule or a `noGradient` reason.
+ * Registers an op. A second definition of a name, or one without a gradient rule or `noGradient` reason, throws.
  * Ops defined outside this file become available to `Graph.apply` once their module is imported.
  */
 export function defineOp(op: OpDefinition): void {

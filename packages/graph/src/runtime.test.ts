@@ -4,7 +4,7 @@ import { toOnnx } from './emit.js';
 import { Graph } from './graph.js';
 import { GraphSession } from './runtime.js';
 
-/** A small graph with a matmul, layer norm, GELU, softmax, a causal mask and a gradient. */
+/** Builds a small graph with a matmul, layer norm, GELU, softmax, a causal mask and a gradient. */
 function buildGraph(): Uint8Array {
   const g = new Graph('backend-check');
   const x = g.input('x', 'float32', ['batch', 4, 6]);

@@ -4,7 +4,7 @@ import type { DType } from './tensor.js';
 /** The ONNX Runtime package a session runs on. */
 export type BackendName = 'node' | 'web';
 
-/** What Glassbox uses of an ONNX Runtime JavaScript package; onnxruntime-node and onnxruntime-web both provide it. */
+/** The part of an ONNX Runtime JavaScript package that Glassbox uses; onnxruntime-node and onnxruntime-web both provide it. */
 export interface OrtModule {
   InferenceSession: typeof ort.InferenceSession;
   Tensor: typeof ort.Tensor;
@@ -36,8 +36,8 @@ export function loadBackend(name: BackendName): Promise<OrtModule> {
     loading = (import(/* @vite-ignore */ specifier) as Promise<OrtModule & { default?: OrtModule }>).then(
       (m) => {
         const module = m.InferenceSession ? m : m.default!;
-        // Errors reach callers as exceptions with ONNX Runtime's message; its own log would repeat them on
-        // stderr (with terminal colour codes) and adds warnings such as an unknown CPU vendor.
+        // Errors reach callers as exceptions with ONNX Runtime's message. Its own log would repeat them on
+        // stderr, with terminal colour codes, and add warnings such as an unknown CPU vendor.
         module.env.logLevel = 'fatal';
         return module;
       },
@@ -104,8 +104,7 @@ export class GraphSession {
 
   /** Wraps a typed array as a tensor of this backend without copying it. */
   tensor(dtype: DType, data: TensorData, dims: readonly number[]): ort.Tensor {
-    const type = dtype === 'float32' ? 'float32' : dtype === 'float16' ? 'float16' : dtype;
-    return new this.ort.Tensor(type as 'float32', data as Float32Array, dims);
+    return new this.ort.Tensor(dtype as 'float32', data as Float32Array, dims);
   }
 
   /** Runs the model. `fetches` names the outputs to compute, or gives preallocated tensors to write them into. */

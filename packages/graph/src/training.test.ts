@@ -8,7 +8,7 @@ const Y = Float32Array.from({ length: 6 * 2 }, (_, i) => Math.cos(i * 0.3));
 const W = Float32Array.from({ length: 3 * 2 }, (_, i) => 0.1 * (i - 2));
 const B = Float32Array.of(0.05, -0.05);
 
-/** A linear regression y = x W + b with a mean squared error over `rows` rows. */
+/** Builds a linear regression y = x W + b with a mean squared error over `rows` rows, ready to train. */
 async function regression(
   rows: number,
   optimizer: OptimizerConfig,

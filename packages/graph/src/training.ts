@@ -232,8 +232,8 @@ export class TrainingSession {
   }
 
   /**
-   * The trainable parameters as they were before the last step, as views of the other half of the double
-   * buffer; valid until the next step. With `parameters()` this gives update norms without copying.
+   * Returns the trainable parameters as they were before the last step, as views of the other half of the
+   * double buffer. The views are valid until the next step; with `parameters()` they give update norms without copying.
    */
   previousParameters(): Map<string, Float32Array> {
     return this.views('parameter', 1 - this.parity);

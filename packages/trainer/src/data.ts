@@ -197,9 +197,9 @@ export interface EpochBatcherState {
 }
 
 /**
- * Batches over a set of windows in epochs, as a `DataLoader` with `shuffle` and `drop_last`: each epoch
- * visits every window once, in a new random order when `shuffle` is set; with `dropLast` a final partial batch
- * is skipped, otherwise it is returned with fewer rows.
+ * Batches over a set of windows in epochs, as a `DataLoader` with `shuffle` and `drop_last`. Each epoch visits
+ * every window once, in a new random order when `shuffle` is set. With `dropLast` a final partial batch is
+ * skipped, and otherwise it is returned with fewer rows.
  */
 export class EpochBatcher {
   private order: Int32Array;

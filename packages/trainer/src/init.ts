@@ -26,7 +26,7 @@ export type InitScheme =
   | { type: 'constant'; value: number };
 
 /**
- * How a 2-D weight stores its dimensions: `in-out` as GPT-2's Conv1D ([in, out], y = x W) and this project's
+ * The storage order of a 2-D weight's dimensions: `in-out` as GPT-2's Conv1D ([in, out], y = x W) and this project's
  * GPT, or `out-in` as PyTorch's `nn.Linear` ([out, in], y = x W^T).
  */
 export type WeightLayout = 'in-out' | 'out-in';

@@ -1,6 +1,6 @@
 import type { GptTrainer, StepMetrics } from './trainer.js';
 
-/** What a training loop reports after each step. */
+/** The report of a training loop after each step. */
 export interface StepReport extends StepMetrics {
   /** Throughput of this step alone. */
   tokensPerSecond: number;

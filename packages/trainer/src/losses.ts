@@ -55,7 +55,7 @@ export function mseLoss(g: Graph, prediction: Tensor, target: Tensor): Tensor {
 /**
  * A custom loss that teaches a language model to "like" a set of tokens: the mean over positions of
  * -log(sum of the probabilities of `liked`). Minimizing it moves probability mass onto those tokens, whatever
- * the text says, as in the exercise that trains a model to like a letter.
+ * the text contains, as in the exercise that trains a model to like a letter.
  */
 export function likedTokensLoss(g: Graph, logits: Tensor, liked: readonly number[]): Tensor {
   const vocab = logits.shape[logits.rank - 1];

@@ -19,7 +19,7 @@ export const SCHEDULE_TYPES = [
   'step',
 ] as const;
 
-/** The factor that multiplies the peak learning rate at `step`. */
+/** Returns the factor that multiplies the peak learning rate at `step`. */
 export function scheduleMultiplier(config: ScheduleConfig, step: number): number {
   switch (config.type) {
     case 'constant':
@@ -58,7 +58,7 @@ export function validateSchedule(config: ScheduleConfig): ScheduleConfig {
   return config;
 }
 
-/** The learning rate at every step from 0 to `steps - 1`, for plotting a schedule. */
+/** Returns the learning rate at every step from 0 to `steps - 1`, for plotting a schedule. */
 export function scheduleCurve(
   config: ScheduleConfig,
   peakLearningRate: number,

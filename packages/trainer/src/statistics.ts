@@ -1,4 +1,4 @@
-/** The first tensor (in map order) with a NaN or infinite element, with that element's index and value. */
+/** Finds the first tensor (in map order) with a NaN or infinite element, and that element's index and value. */
 export function firstNonFinite(
   tensors: ReadonlyMap<string, ArrayLike<number>>,
 ): { name: string; index: number; value: number } | undefined {

@@ -27,7 +27,7 @@ interface RunSettings {
 }
 
 /**
- * The first option given on the command line that would change a setting of the run being resumed, as
+ * Finds the first option given on the command line that would change a setting of the run being resumed, as
  * `[flag, given value, run's value]`. A resumed run keeps its model, data and optimizer; `--steps`,
  * `--eval-interval`, `--out` and `--threads` may change.
  */
