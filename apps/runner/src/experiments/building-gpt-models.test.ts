@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { doWeNeedQ, models1To5 } from './building-gpt-models.js';
+import { models1To5, trainWithoutQ } from './building-gpt-models.js';
 import { populatedTestCache, runForTest, TEST_DATA } from './testing.js';
 
 const SHAKESPEARE = join(TEST_DATA, 'corpora/tiny-shakespeare.txt');
@@ -33,10 +33,10 @@ describe('models-1-to-5', () => {
   });
 });
 
-describe('do-we-need-q', () => {
+describe('train-without-q', () => {
   it('trains with and without Q', async () => {
     const { results, output } = await runForTest(
-      doWeNeedQ,
+      trainWithoutQ,
       cache,
       {
         steps: '25',

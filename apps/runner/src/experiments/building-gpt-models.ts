@@ -44,7 +44,11 @@ function randomWindows(ids: readonly number[], count: number, length: number, rn
 }
 
 /** Computes the mean cross-entropy in nats of logits [batch, length, vocab] against target ids, in float64. */
-function crossEntropy(logits: Float32Array, targets: readonly (readonly number[])[], vocab: number): number {
+export function crossEntropy(
+  logits: Float32Array,
+  targets: readonly (readonly number[])[],
+  vocab: number,
+): number {
   let total = 0;
   let count = 0;
   targets.forEach((row, b) => {
@@ -221,12 +225,12 @@ async function trainLosses(
   }
 }
 
-export const doWeNeedQ = defineExperiment({
-  id: 'do-we-need-q',
-  title: 'Do we really need the query projection?',
+export const trainWithoutQ = defineExperiment({
+  id: 'train-without-q',
+  title: 'Training without the query projection',
   section: '76. CodeChallenge: Do we really need Q?',
   description:
-    "Trains a small GPT-2 (Model 5) twice on the same batches of the text (The Time Machine, or --corpus PATH) with a character tokenizer: once with the query projection, once with the queries set to the layer-norm outputs themselves (queryProjection: false, which removes C x C weights and C biases per layer). Compares the loss curves. The course instead replaces the trained Q weights of OpenAI's GPT-2 with noise; training without Q asks whether a model can learn without it.",
+    'Trains a small GPT-2 (Model 5) twice on the same batches of the text (The Time Machine, or --corpus PATH) with a character tokenizer: once with the query projection, once with the queries set to the layer-norm outputs themselves (queryProjection: false, which removes C x C weights and C biases per layer). Compares the loss curves. do-we-need-q replaces the trained Q weights of GPT-2 with noise, as the course does; this experiment asks instead whether a model can learn without Q.',
   needs: ['gpt-core', 'ONNX Runtime', 'Gutenberg book (download) or --corpus'],
   typicalTime: '5 s',
   params: z.object({

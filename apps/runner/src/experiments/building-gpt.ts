@@ -13,7 +13,8 @@ import {
   samplingMethods,
 } from './building-gpt-basics.js';
 import { cpuVsGpu, gpt2WeightDistributions } from './building-gpt-gpt2.js';
-import { doWeNeedQ, models1To5 } from './building-gpt-models.js';
+import { models1To5, trainWithoutQ } from './building-gpt-models.js';
+import { doWeNeedQ } from './building-gpt-query-noise.js';
 import type { Experiment } from './types.js';
 
 /** The experiments of the "Build a GPT" part of the course, in the order of its exercises. */
@@ -29,6 +30,7 @@ export const BUILDING_GPT_EXPERIMENTS: readonly Experiment[] = [
   transformerBlockExperiment,
   multiHeadAttentionExperiment,
   doWeNeedQ,
+  trainWithoutQ,
   dropoutExperiment,
   cpuVsGpu,
   gpt2WeightDistributions,

@@ -111,6 +111,8 @@ describe('PRETRAINING_EXPERIMENTS', () => {
     expect(ids).toEqual([
       'optimizers',
       'train-test-split',
+      'model1-gpt2-embeddings',
+      'model5-with-mods',
       'custom-loss',
       'like-a-letter',
       'attention-scaling',

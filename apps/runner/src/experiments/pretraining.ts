@@ -1,3 +1,4 @@
+import { model1Gpt2Embeddings, model5WithModifications } from './pretraining-course-models.js';
 import { finewebShard } from './pretraining-fineweb.js';
 import { dropoutTraining, weightInits } from './pretraining-inits.js';
 import { likeALetter } from './pretraining-liking.js';
@@ -10,6 +11,8 @@ import type { Experiment } from './types.js';
 export const PRETRAINING_EXPERIMENTS: readonly Experiment[] = [
   optimizers,
   trainTestSplit,
+  model1Gpt2Embeddings,
+  model5WithModifications,
   customLoss,
   likeALetter,
   attentionScaling,

@@ -2,8 +2,14 @@ import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveGptConfig } from '@glassbox/gpt-core';
+import { saveGpt2Directory } from '@glassbox/gpt-core/node';
+import { CharTokenizer } from '@glassbox/tokenizers';
+import { saveTokenizer } from '@glassbox/tokenizers/node';
+import { GptTrainer, runTraining } from '@glassbox/trainer';
 import { BERT_TOKENIZER, BOOKS, ExperimentAssets } from '../assets.js';
 import { parseExperimentParams } from './params.js';
+import { trainerOptionsFor } from './pretraining-common.js';
 import { RUN_FILES, type RunResults, runExperiment, SILENT_PROGRESS } from './run-experiment.js';
 import type { Experiment } from './types.js';
 
@@ -49,7 +55,7 @@ export async function runForTest(
   experiment: Experiment,
   cacheDir: string,
   raw: Record<string, string> = {},
-  options: { seed?: number; corpusPaths?: string[] } = {},
+  options: { seed?: number; corpusPaths?: string[]; modelDir?: string } = {},
 ): Promise<TestRun> {
   const dir = await mkdtemp(join(tmpdir(), `glassbox-${experiment.id}-`));
   const params = parseExperimentParams(experiment, new Map(Object.entries(raw)));
@@ -57,7 +63,12 @@ export async function runForTest(
     params,
     seed: options.seed ?? 42,
     outDir: dir,
-    assets: new ExperimentAssets({ cacheDir, offline: true, corpusPaths: options.corpusPaths }),
+    assets: new ExperimentAssets({
+      cacheDir,
+      offline: true,
+      corpusPaths: options.corpusPaths,
+      modelDir: options.modelDir,
+    }),
     progress: SILENT_PROGRESS,
   });
   for (const name of output.figures) {
@@ -74,4 +85,38 @@ export async function runForTest(
     if (!report.includes(`](${name}.png)`)) throw new Error(`report.md does not embed ${name}.png`);
   }
   return { dir, output, results: stored.results, report };
+}
+
+let trainedModel: Promise<string> | undefined;
+
+/**
+ * Trains a two-layer character GPT (width 48) for 300 steps on the first 100,000 characters of Tiny
+ * Shakespeare and saves it as a run directory with config.json, model.safetensors and tokenizer.json.
+ * The model is trained once per test process and its directory shared.
+ */
+export function trainedTestModel(): Promise<string> {
+  trainedModel ??= trainSmallModel();
+  return trainedModel;
+}
+
+async function trainSmallModel(): Promise<string> {
+  const text = (await readFile(join(TEST_DATA, 'corpora/tiny-shakespeare.txt'), 'utf8')).slice(0, 100_000);
+  const tokenizer = CharTokenizer.fromText(text);
+  const tokens = Int32Array.from(tokenizer.encode(text));
+  const size = { nLayer: 2, nHead: 2, nEmbd: 48, blockSize: 32, batchSize: 16, maxChars: text.length };
+  const config = resolveGptConfig({ vocabSize: tokenizer.vocabSize, ...size });
+  const steps = 300;
+  const trainer = await GptTrainer.create(
+    trainerOptionsFor(size, config, { learningRate: 0.005, steps, seed: 7, evalIters: 1 }),
+    { train: tokens, validation: tokens.subarray(-1000) },
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'glassbox-trained-model-'));
+  try {
+    await runTraining(trainer, { maxSteps: steps, evalInterval: steps });
+    await saveGpt2Directory(dir, config, trainer.parameterViews());
+  } finally {
+    await trainer.release();
+  }
+  await saveTokenizer(join(dir, 'tokenizer.json'), tokenizer);
+  return dir;
 }

@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { model1Gpt2Embeddings, model5WithModifications } from './pretraining-course-models.js';
+import { populatedTestCache, runForTest, TEST_CORPORA, TEST_DATA, trainedTestModel } from './testing.js';
+
+const SHAKESPEARE = join(TEST_DATA, 'corpora/tiny-shakespeare.txt');
+
+let cache: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  cache = await populatedTestCache();
+  modelDir = await trainedTestModel();
+}, 120_000);
+
+interface EmbeddingRunSummary {
+  trainableParameters: number;
+  initialTestLoss: number;
+  finalTrainLoss: number;
+  finalTestLoss: number;
+  embeddingMaxChange: number;
+  epochs: { epoch: number; train: number; test: number }[];
+  generated: string;
+}
+
+describe('model1-gpt2-embeddings', () => {
+  it('copies, trains and freezes the embeddings', async () => {
+    const { results, output } = await runForTest(
+      model1Gpt2Embeddings,
+      cache,
+      { 'max-chars': '4000', epochs: '2', 'batch-size': '32', prompt: 'ROMEO:', 'new-tokens': '10' },
+      { corpusPaths: [SHAKESPEARE], modelDir },
+    );
+    // The trained test model: the 61 characters of its text, width 48.
+    expect(results.vocabSize).toBe(61);
+    expect(results.nEmbd).toBe(48);
+    // 4,000 characters give (4000 - 8 - 1) / 2 + 1 = 1,996 windows; 10% test.
+    expect(results.testWindows).toBe(199);
+    expect(results.trainWindows).toBe(1797);
+    expect(results.stepsPerEpoch).toBe(56);
+    const runs = results.runs as unknown as Record<string, EmbeddingRunSummary>;
+    const random = runs['random embeddings'];
+    const trained = runs['GPT-2 embeddings, trained'];
+    const frozen = runs['GPT-2 embeddings, frozen'];
+    expect(random.trainableParameters).toBe(2 * 61 * 48);
+    expect(frozen.trainableParameters).toBe(61 * 48);
+    expect(frozen.embeddingMaxChange).toBe(0);
+    expect(trained.embeddingMaxChange).toBeGreaterThan(1e-3);
+    // Both copies start from the same weights; the random run from other embeddings.
+    expect(trained.initialTestLoss).toBe(frozen.initialTestLoss);
+    expect(random.initialTestLoss).not.toBe(trained.initialTestLoss);
+    for (const run of [random, trained, frozen]) {
+      expect(run.epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
+      expect(run.finalTestLoss).toBeLessThan(run.initialTestLoss - 0.05);
+      expect(run.generated).toHaveLength(10);
+    }
+    // The small model's embeddings are about 10x smaller than N(0, 1), so GELU passes them almost linearly and
+    // the head learns slowly from them: the random embeddings win here.
+    expect(random.finalTestLoss).toBeLessThan(random.initialTestLoss - 0.5);
+    expect(trained.finalTestLoss).toBeLessThan(frozen.finalTestLoss);
+    expect(output.figures).toEqual(['loss']);
+  });
+
+  it('names --model DIR when offline without a cached model', async () => {
+    await expect(runForTest(model1Gpt2Embeddings, cache)).rejects.toThrow(/--offline.*--model DIR/);
+  });
+});
+
+interface Model5RunSummary {
+  initialTestLoss: number;
+  finalTrainLoss: number;
+  finalTestLoss: number;
+  evaluations: { step: number; train: number; test: number }[];
+  stepLosses: number[];
+  generatedBefore: string;
+  generatedAfter: string;
+}
+
+describe('model5-with-mods', () => {
+  it('trains with scaled log-softmax outputs', async () => {
+    const { results, output } = await runForTest(
+      model5WithModifications,
+      cache,
+      {
+        'max-chars': '30000',
+        'n-layer': '1',
+        'n-head': '2',
+        'n-embd': '32',
+        'block-size': '16',
+        'batch-size': '8',
+        steps: '60',
+        'eval-interval': '20',
+        'eval-batches': '2',
+        'new-tokens': '5',
+      },
+      { corpusPaths: [TEST_CORPORA.gulliver] },
+    );
+    const uniform = results.uniformLoss as number;
+    expect(uniform).toBeCloseTo(Math.log(50257), 10);
+    const runs = results.runs as unknown as Record<string, Model5RunSummary>;
+    const scaled = runs['log-softmax(logits / sqrt(C))'];
+    const plain = runs['plain logits'];
+    // Scaling by 1/sqrt(32) shrinks the already small initial logits, so the loss is within 5e-3 of ln V.
+    expect(Math.abs(scaled.initialTestLoss - uniform)).toBeLessThan(5e-3);
+    expect(Math.abs(plain.initialTestLoss - uniform)).toBeLessThan(0.05);
+    for (const run of [scaled, plain]) {
+      expect(run.evaluations.map((e) => e.step)).toEqual([0, 20, 40, 60]);
+      expect(run.stepLosses).toHaveLength(60);
+      expect(run.finalTrainLoss).toBeLessThan(run.initialTestLoss - 0.2);
+      expect(typeof run.generatedAfter).toBe('string');
+    }
+    // Dividing the logits by sqrt(C) also divides their gradients, so the modified model learns far slower.
+    expect(plain.finalTrainLoss).toBeLessThan(scaled.finalTrainLoss - 1);
+    // Same initialization and sampling seed: the untrained models generate the same text.
+    expect(scaled.generatedBefore).not.toBe('');
+    expect(output.figures).toEqual(['loss']);
+  });
+
+  it('rejects a width that the heads do not divide', async () => {
+    await expect(
+      runForTest(model5WithModifications, cache, { 'n-embd': '30', 'n-head': '4' }),
+    ).rejects.toThrow(/--n-embd 30 must be a multiple of --n-head 4/);
+  });
+});
