@@ -18,6 +18,7 @@ import {
 export { UsageError } from './args.js';
 
 export const TOKENIZER_KINDS = ['char', 'bpe'] as const;
+export const PRECISIONS = ['float32', 'mixed-float16'] as const;
 export type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
 
 /** Validated options of `glassbox train`. */
@@ -40,6 +41,8 @@ export interface TrainOptions {
   beta2: number;
   gradClip: number;
   dropout: number;
+  /** `float32`, or float16 matrix products with float32 weights and dynamic loss scaling. */
+  precision: (typeof PRECISIONS)[number];
   evalInterval: number;
   evalIters: number;
   valFraction: number;
@@ -91,6 +94,11 @@ export const TRAIN_DEFAULTS = Object.freeze({
   gradClip: 1.0,
   /** Dropout probability during training, from 0 (off) up to but excluding 1. */
   dropout: 0,
+  /**
+   * Arithmetic of the training step: `float32`, or `mixed-float16` (float16 matrix products on float32 weights
+   * with dynamic loss scaling), which pays off on GPUs and is slower on CPUs.
+   */
+  precision: 'float32',
   /** Steps between evaluations of the training and validation loss. */
   evalInterval: 250,
   /** Batches averaged per loss evaluation. */
@@ -265,6 +273,13 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
     defaultText: String(TRAIN_DEFAULTS.dropout),
   },
   {
+    flag: 'precision',
+    valueName: 'float32|mixed-float16',
+    description:
+      'float32, or float16 matrix products on float32 weights with dynamic loss scaling (faster on GPUs, slower on CPUs)',
+    defaultText: TRAIN_DEFAULTS.precision,
+  },
+  {
     flag: 'eval-interval',
     valueName: 'N',
     description: 'steps between loss evaluations',
@@ -317,6 +332,7 @@ const trainSchema = z
     beta2: numberOption('beta2', BETA_RULE).default(TRAIN_DEFAULTS.beta2),
     gradClip: numberOption('grad-clip', NON_NEGATIVE_NUMBER).default(TRAIN_DEFAULTS.gradClip),
     dropout: numberOption('dropout', DROPOUT_RULE).default(TRAIN_DEFAULTS.dropout),
+    precision: choiceOption('precision', PRECISIONS).default(TRAIN_DEFAULTS.precision),
     evalInterval: numberOption('eval-interval', POSITIVE_INTEGER).default(TRAIN_DEFAULTS.evalInterval),
     evalIters: numberOption('eval-iters', POSITIVE_INTEGER).default(TRAIN_DEFAULTS.evalIters),
     valFraction: numberOption('val-fraction', VAL_FRACTION_RULE).default(TRAIN_DEFAULTS.valFraction),

@@ -11,6 +11,13 @@ export interface GptGraphOptions {
   dropoutNoise?: DropoutNoise;
   /** Computes logits for the last position only, as generation needs. */
   lastPositionOnly?: boolean;
+  /**
+   * Data type of the matrix products, default `float32`. With `float16` the graph follows PyTorch's autocast
+   * policy: linear layers and attention products run in float16 on float16 casts of the float32 parameters.
+   * Embeddings, the residual stream, layer norms, softmax and GELU compute in float32, and the logits are cast
+   * back to float32.
+   */
+  computeDtype?: 'float32' | 'float16';
 }
 
 export interface GptGraph {
@@ -49,6 +56,11 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
   const parameters = new Map<string, Tensor>();
   for (const [name, shape] of gptParameterShapes(config)) parameters.set(name, g.parameter(name, shape));
   const p = (name: string) => parameters.get(name)!;
+  const half = options.computeDtype === 'float16';
+  // `low` casts into the compute dtype and `full` back to float32; both are no-ops in float32 graphs.
+  const low = (t: Tensor) => (half ? g.cast(t, 'float16') : t);
+  const full = (t: Tensor) => (half ? g.cast(t, 'float32') : t);
+  const dense = (x: Tensor, weight: string, bias: string) => linear(g, low(x), low(p(weight)), low(p(bias)));
   const inputIds = options.inputIds;
   if (inputIds.rank !== 2) throw new Error(`buildGpt: inputIds must be [batch, seq], got ${inputIds}.`);
   const [batch, seq] = inputIds.shape;
@@ -83,14 +95,14 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
         p(`${prefix}.ln_1.bias`),
         config.layerNormEpsilon,
       );
-      const qkv = linear(g, ln1, p(`${prefix}.attn.c_attn.weight`), p(`${prefix}.attn.c_attn.bias`));
+      const qkv = dense(ln1, `${prefix}.attn.c_attn.weight`, `${prefix}.attn.c_attn.bias`);
       const [q, k, v] = splitHeads(g, qkv, nEmbd, nHead);
       const scores = g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(headDim));
-      let weights = g.softmax(g.causalMask(scores), -1);
+      let weights = g.softmax(g.causalMask(full(scores)), -1);
       weights = drop(weights, `${prefix}.attn.weights`, () => staticShape(batch, nHead, seq, seq));
-      const heads = g.matmul(weights, v);
+      const heads = g.matmul(low(weights), v);
       const merged = mergeHeads(g, heads, nEmbd);
-      let attnOut = linear(g, merged, p(`${prefix}.attn.c_proj.weight`), p(`${prefix}.attn.c_proj.bias`));
+      let attnOut = full(dense(merged, `${prefix}.attn.c_proj.weight`, `${prefix}.attn.c_proj.bias`));
       attnOut = drop(attnOut, `${prefix}.attn.residual`, () => staticShape(batch, seq, nEmbd));
       const afterAttn = g.add(x, attnOut);
 
@@ -100,11 +112,10 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
         p(`${prefix}.ln_2.bias`),
         config.layerNormEpsilon,
       );
-      const hidden = g.gelu(
-        linear(g, ln2, p(`${prefix}.mlp.c_fc.weight`), p(`${prefix}.mlp.c_fc.bias`)),
-        'tanh',
-      );
-      let mlpOut = linear(g, hidden, p(`${prefix}.mlp.c_proj.weight`), p(`${prefix}.mlp.c_proj.bias`));
+      // GELU computes in float32 and stores its result in the compute dtype, as PyTorch's float16 kernel does.
+      const fc = dense(ln2, `${prefix}.mlp.c_fc.weight`, `${prefix}.mlp.c_fc.bias`);
+      const hidden = low(g.gelu(full(fc), 'tanh'));
+      let mlpOut = full(dense(hidden, `${prefix}.mlp.c_proj.weight`, `${prefix}.mlp.c_proj.bias`));
       mlpOut = drop(mlpOut, `${prefix}.mlp.residual`, () => staticShape(batch, seq, nEmbd));
       return g.add(afterAttn, mlpOut);
     });
@@ -112,7 +123,7 @@ export function buildGpt(g: Graph, config: GptConfig, options: GptGraphOptions):
 
   let final = g.layerNorm(x, p('ln_f.weight'), p('ln_f.bias'), config.layerNormEpsilon);
   if (options.lastPositionOnly) final = g.slice(final, 1, -1);
-  const logits = g.matmul(final, g.transpose(p('wte.weight'), [1, 0]));
+  const logits = full(g.matmul(low(final), g.transpose(low(p('wte.weight')), [1, 0])));
   return { logits, parameters };
 }
 

@@ -1,3 +1,4 @@
+import { float16Bits } from './float16.js';
 import type { Graph, GraphNode, Tensor } from './graph.js';
 import { AttributeType, ModelProto, OnnxDataType } from './onnx-proto.js';
 import type { DType, Shape } from './tensor.js';
@@ -39,8 +40,8 @@ export interface Emitter {
   temp(hint: string): string;
   /** The name of an int64 constant (an initializer, shared between identical uses). */
   int64(values: readonly number[], dims?: readonly number[]): string;
-  /** The name of a float32 scalar constant. */
-  float(value: number): string;
+  /** The name of a scalar float constant of `dtype` (default float32). */
+  float(value: number, dtype?: 'float32' | 'float16'): string;
   /** Adds an initializer with raw data. */
   initializer(name: string, dtype: DType, dims: readonly number[], data: ArrayBufferView): void;
 }
@@ -192,13 +193,15 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
       }
       return name;
     },
-    float(value) {
-      const key = `f32:${Object.is(value, -0) ? '-0' : value}`;
+    float(value, dtype = 'float32') {
+      const prefix = dtype === 'float16' ? 'f16' : 'f32';
+      const key = `${prefix}:${Object.is(value, -0) ? '-0' : value}`;
       let name = constantNames.get(key);
       if (!name) {
-        name = `_const_f32_${constantNames.size}`;
+        name = `_const_${prefix}_${constantNames.size}`;
         constantNames.set(key, name);
-        emitter.initializer(name, 'float32', [], Float32Array.of(value));
+        const data = dtype === 'float16' ? Uint16Array.of(float16Bits(value)) : Float32Array.of(value);
+        emitter.initializer(name, dtype, [], data);
       }
       return name;
     },

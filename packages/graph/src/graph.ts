@@ -1,3 +1,4 @@
+import { float16Bits } from './float16.js';
 import { OPS, type OpDefinition } from './ops.js';
 import { type Dim, type DType, formatShape, type Shape, staticSize } from './tensor.js';
 
@@ -36,7 +37,8 @@ export interface GraphNode {
 }
 
 /** Constant data attached to a `constant` node; written as an ONNX initializer. */
-export type ConstantData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+/** Constant values; float16 constants are stored as their binary16 bit patterns. */
+export type ConstantData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 
 export type TensorLike = Tensor | number;
 
@@ -120,6 +122,7 @@ export class Graph {
     else if (dtype === 'int64') data = BigInt64Array.from(list, (v) => BigInt(Math.trunc(v)));
     else if (dtype === 'int32') data = Int32Array.from(list);
     else if (dtype === 'bool') data = Uint8Array.from(list, (v) => (v ? 1 : 0));
+    else if (dtype === 'float16') data = Uint16Array.from(list, float16Bits);
     else throw new Error(`constant: dtype ${dtype} is not supported for constants.`);
     const tensor = this.apply('constant', [], { data, shape: [...shape], dtype })[0];
     if (key !== undefined) this.scalarCache.set(key, tensor);

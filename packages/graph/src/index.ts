@@ -8,6 +8,7 @@ export {
   type SerializeOptions,
   toOnnx,
 } from './emit.js';
+export { float16Bits, float16Value } from './float16.js';
 export {
   type ConstantData,
   Graph,
@@ -57,4 +58,10 @@ export {
   type Shape,
   staticSize,
 } from './tensor.js';
-export { type StepResult, TrainingSession } from './training.js';
+export {
+  LossScaler,
+  type LossScalerOptions,
+  type LossScalerState,
+  type StepResult,
+  TrainingSession,
+} from './training.js';

@@ -228,28 +228,29 @@ defineOp({
   },
   emit: (e, n) => {
     const x = n.inputs[0].name;
+    const dtype = n.inputs[0].dtype as 'float32' | 'float16';
     const [y, inner] = names(n.outputs);
     const half = e.temp('gelu_half');
-    e.node('Mul', [x, e.float(0.5)], [half]);
+    e.node('Mul', [x, e.float(0.5, dtype)], [half]);
     if (n.attrs.approximate === 'tanh') {
       // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
       const x3 = e.temp('gelu_x3');
       const cubic = e.temp('gelu_cubic');
       const sum = e.temp('gelu_sum');
       const scaled = e.temp('gelu_scaled');
-      e.node('Pow', [x, e.float(3)], [x3]);
-      e.node('Mul', [x3, e.float(GELU_TANH_COEFF)], [cubic]);
+      e.node('Pow', [x, e.float(3, dtype)], [x3]);
+      e.node('Mul', [x3, e.float(GELU_TANH_COEFF, dtype)], [cubic]);
       e.node('Add', [x, cubic], [sum]);
-      e.node('Mul', [sum, e.float(SQRT_2_OVER_PI)], [scaled]);
+      e.node('Mul', [sum, e.float(SQRT_2_OVER_PI, dtype)], [scaled]);
       e.node('Tanh', [scaled], [inner]);
     } else {
       // 0.5 x (1 + erf(x / sqrt(2)))
       const scaled = e.temp('gelu_scaled');
-      e.node('Mul', [x, e.float(Math.SQRT1_2)], [scaled]);
+      e.node('Mul', [x, e.float(Math.SQRT1_2, dtype)], [scaled]);
       e.node('Erf', [scaled], [inner]);
     }
     const onePlus = e.temp('gelu_one_plus');
-    e.node('Add', [inner, e.float(1)], [onePlus]);
+    e.node('Add', [inner, e.float(1, dtype)], [onePlus]);
     e.node('Mul', [half, onePlus], [y]);
   },
   grad: ({ graph, node, gradOutputs }) => {
@@ -931,9 +932,9 @@ defineOp({
     const keep = e.temp('dropout_keep');
     const mask = e.temp('dropout_mask');
     const scaled = e.temp('dropout_scaled');
-    e.node('GreaterOrEqual', [noise.name, e.float(p)], [keep]);
-    e.node('Cast', [keep], [mask], { to: attr.int(1) });
-    e.node('Mul', [mask, e.float(1 / (1 - p))], [scaled]);
+    e.node('GreaterOrEqual', [noise.name, e.float(p, noise.dtype as 'float32' | 'float16')], [keep]);
+    e.node('Cast', [keep], [mask], { to: attr.int(ONNX_TYPE_CODES[x.dtype]) });
+    e.node('Mul', [mask, e.float(1 / (1 - p), x.dtype as 'float32' | 'float16')], [scaled]);
     e.node('Mul', [x.name, scaled], names(n.outputs));
   },
   grad: ({ graph, node, gradOutputs }) => {
@@ -1057,7 +1058,11 @@ defineOp({
     e.node('ConstantOfShape', [qk], [ones], { value: attr.scalarTensor('float32', 1) });
     e.node('Trilu', [ones, offset], [lower], { upper: attr.int(0) });
     e.node('Cast', [lower], [mask], { to: attr.int(9) });
-    e.node('Where', [mask, scores.name, e.float(Number.NEGATIVE_INFINITY)], [out]);
+    e.node(
+      'Where',
+      [mask, scores.name, e.float(Number.NEGATIVE_INFINITY, scores.dtype as 'float32' | 'float16')],
+      [out],
+    );
   },
   grad: ({ graph, node, gradOutputs }) => [graph.where(node.outputs[1], gradOutputs[0]!, 0)],
 });

@@ -32,6 +32,13 @@ export interface TrainingGraphOptions {
    * micro-batch into accumulators and the update runs separately; see `TrainingSession`.
    */
   accumulationSteps?: number;
+  /**
+   * Adds a scalar input `loss_scale`: the backward pass starts from it instead of 1 and the gradients are
+   * divided by it before clipping and the update, as `torch.cuda.amp.GradScaler` does. Float16 gradients that
+   * would underflow survive at a large scale, and an overflow shows as a non-finite gradient norm, on which
+   * `TrainingSession` skips the step and lowers the scale.
+   */
+  lossScaling?: boolean;
 }
 
 /** A packed gradient accumulator: fed as `name`, returned with the micro-batch's gradient added as `updatedName`. */
@@ -81,6 +88,8 @@ export interface TrainingStepSpec {
   accumulationSteps: number;
   /** Gradient accumulators, one per group, when `accumulationSteps` is above 1. */
   accumulators: AccumulatorSlot[];
+  /** Scalar float input that the backward pass is scaled by, with `lossScaling`; undefined without it. */
+  lossScale?: string;
 }
 
 export const updatedName = (name: string) => `${name}.updated`;
@@ -123,7 +132,8 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
   const learningRate = graph.input('learning_rate', 'float32', []);
   const stepNumber = graph.input('step_number', 'float32', []);
   const ordered = [...groups.values()].flatMap((group) => group.params);
-  const grads = graph.scope('backward', () => grad(loss, ordered));
+  const lossScale = options.lossScaling ? graph.input('loss_scale', 'float32', []) : undefined;
+  const grads = graph.scope('backward', () => grad(loss, ordered, lossScale));
   const gradOf = new Map(ordered.map((p, i) => [p.name, grads[i]]));
 
   const slots: StateSlot[] = [];
@@ -145,7 +155,8 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
     slots.push({ name, updatedName: updatedName(name), size: offset, kind: 'parameter', members });
     for (const m of members) packedParameters.set(m.parameter, { source: name, offset: m.offset });
     const flatGrads = params.map((p) => graph.reshape(gradOf.get(p.name)!, [-1]));
-    const groupGrad = flatGrads.length === 1 ? flatGrads[0] : graph.concat(flatGrads, 0);
+    const scaledGrad = flatGrads.length === 1 ? flatGrads[0] : graph.concat(flatGrads, 0);
+    const groupGrad = lossScale ? graph.div(scaledGrad, lossScale) : scaledGrad;
     if (accumulationSteps > 1) {
       // Micro-steps add their gradient to the accumulator; the update reads the mean of the accumulated sum.
       const accumulatorName = `gradients.group${index}`;
@@ -205,6 +216,7 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
     optimizer,
     accumulationSteps,
     accumulators,
+    lossScale: lossScale?.name,
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph } from './graph.js';
 import { addTrainingStep, type OptimizerConfig, type ParameterSettings } from './optim.js';
-import { TrainingSession } from './training.js';
+import { LossScaler, type LossScalerOptions, TrainingSession } from './training.js';
 
 const X = Float32Array.from({ length: 6 * 3 }, (_, i) => Math.sin(i * 0.7));
 const Y = Float32Array.from({ length: 6 * 2 }, (_, i) => Math.cos(i * 0.3));
@@ -14,6 +14,7 @@ async function regression(
   optimizer: OptimizerConfig,
   accumulationSteps = 1,
   settings?: (name: string) => ParameterSettings,
+  lossScaler?: LossScalerOptions,
 ) {
   const g = new Graph('regression');
   const x = g.input('x', 'float32', [rows, 3]);
@@ -26,8 +27,9 @@ async function regression(
     maxGradNorm: 0.5,
     accumulationSteps,
     parameterSettings: settings ? (p) => settings(p.name) : undefined,
+    lossScaling: lossScaler !== undefined,
   });
-  const session = await TrainingSession.create(g, spec, { intraOpThreads: 1 });
+  const session = await TrainingSession.create(g, spec, { intraOpThreads: 1 }, lossScaler);
   session.load(
     new Map([
       ['w', W],
@@ -110,6 +112,116 @@ describe('TrainingSession', () => {
       'optimizer.b.exp_avg',
       'optimizer.b.exp_avg_sq',
     ]);
+    await session.release();
+  });
+});
+
+describe('LossScaler', () => {
+  it('backs off on overflow and grows after good steps', () => {
+    const scaler = new LossScaler({ initScale: 8, growthInterval: 2 });
+    const scales: number[] = [];
+    for (const overflow of [false, true, false, false, false, true, true, false]) {
+      scaler.update(overflow);
+      scales.push(scaler.scale);
+    }
+    expect(scales).toEqual([8, 4, 4, 8, 8, 4, 2, 2]);
+    expect(scaler.state()).toEqual({ scale: 2, growthTracker: 1 });
+  });
+
+  it('defaults to GradScaler settings', () => {
+    const scaler = new LossScaler();
+    expect([scaler.scale, scaler.growthFactor, scaler.backoffFactor, scaler.growthInterval]).toEqual([
+      65536, 2, 0.5, 2000,
+    ]);
+  });
+
+  it('rejects invalid settings', () => {
+    expect(() => new LossScaler({ initScale: 0 })).toThrow(
+      /initScale must be a positive finite number, got 0/,
+    );
+    expect(() => new LossScaler({ backoffFactor: 1 })).toThrow(/backoffFactor must be in \(0, 1\), got 1/);
+    expect(() => new LossScaler({ growthFactor: 1 })).toThrow(/growthFactor must be above 1, got 1/);
+    expect(() => new LossScaler({ growthInterval: 1.5 })).toThrow(
+      /growthInterval must be a positive integer/,
+    );
+  });
+});
+
+describe('TrainingSession with loss scaling', () => {
+  const feed = (session: TrainingSession, x: Float32Array) => {
+    (session.inputBuffer('x') as Float32Array).set(x);
+    (session.inputBuffer('y') as Float32Array).set(Y);
+  };
+
+  it('trains like unscaled float32 with a power-of-two scale', async () => {
+    const optimizer: OptimizerConfig = { type: 'adamw', weightDecay: 0.1 };
+    const plain = await regression(6, optimizer);
+    const scaled = await regression(6, optimizer, 1, undefined, { initScale: 2 ** 12 });
+    for (let step = 0; step < 5; step++) {
+      feed(plain, X);
+      feed(scaled, X);
+      const expected = await plain.runStep(0.1);
+      const actual = await scaled.runStep(0.1);
+      expect(actual).toEqual(expected);
+    }
+    expect(scaled.parameters()).toEqual(plain.parameters());
+    await plain.release();
+    await scaled.release();
+  });
+
+  it('skips a step with a non-finite gradient', async () => {
+    const session = await regression(6, { type: 'adamw' }, 1, undefined, { initScale: 1024 });
+    feed(session, X);
+    await session.runStep(0.1);
+    const before = new Map([...session.parameters()].map(([name, data]) => [name, Float32Array.from(data)]));
+    const state = new Map(
+      [...session.optimizerState()].map(([name, data]) => [name, Float32Array.from(data)]),
+    );
+
+    const poisoned = Float32Array.from(X);
+    poisoned[4] = Number.NaN;
+    feed(session, poisoned);
+    const result = await session.runStep(0.1);
+    expect(result.skipped).toBe(true);
+    expect(Number.isNaN(result.gradNorm)).toBe(true);
+    expect(session.step).toBe(1);
+    expect(session.lossScaler!.scale).toBe(512);
+    expect(session.parameters()).toEqual(before);
+    expect(session.optimizerState()).toEqual(state);
+
+    feed(session, X);
+    const next = await session.runStep(0.1);
+    expect(next.skipped).toBe(false);
+    expect(session.step).toBe(2);
+    expect(session.parameters().get('w')).not.toEqual(before.get('w'));
+    await session.release();
+  });
+
+  it('skips an accumulated update with a non-finite gradient', async () => {
+    const session = await regression(2, { type: 'sgd' }, 3, undefined, {});
+    const poisoned = Float32Array.from(X);
+    poisoned[7] = Number.POSITIVE_INFINITY;
+    for (let m = 0; m < 3; m++) {
+      (session.inputBuffer('x') as Float32Array).set((m === 1 ? poisoned : X).subarray(m * 6, (m + 1) * 6));
+      (session.inputBuffer('y') as Float32Array).set(Y.subarray(m * 4, (m + 1) * 4));
+      await session.runMicroStep();
+    }
+    const { skipped } = await session.applyUpdate(0.1);
+    expect(skipped).toBe(true);
+    expect(session.step).toBe(0);
+    expect(session.parameters().get('w')).toEqual(W);
+    await session.release();
+  });
+
+  it('applies a non-finite step without loss scaling', async () => {
+    const session = await regression(6, { type: 'sgd' });
+    const poisoned = Float32Array.from(X);
+    poisoned[4] = Number.NaN;
+    feed(session, poisoned);
+    const result = await session.runStep(0.1);
+    expect(result.skipped).toBe(false);
+    expect(session.lossScaler).toBeUndefined();
+    expect(session.step).toBe(1);
     await session.release();
   });
 });

@@ -10,6 +10,85 @@ export interface StepResult {
   loss: number;
   /** Global L2 norm of the gradients before clipping. */
   gradNorm: number;
+  /**
+   * True when loss scaling found a non-finite gradient and the step was skipped: parameters, optimizer state
+   * and the step count stay as they were, and the loss scale was lowered.
+   */
+  skipped: boolean;
+}
+
+/** Settings of dynamic loss scaling, with the defaults of `torch.cuda.amp.GradScaler`. */
+export interface LossScalerOptions {
+  /** Starting scale; default 2^16. */
+  initScale?: number;
+  /** Factor applied after `growthInterval` steps in a row without overflow; default 2. */
+  growthFactor?: number;
+  /** Factor applied when a step overflows; default 0.5. */
+  backoffFactor?: number;
+  /** Steps without overflow before the scale grows; default 2000. */
+  growthInterval?: number;
+}
+
+/** Position of a `LossScaler`, saved with checkpoints so that a resumed run scales identically. */
+export interface LossScalerState {
+  scale: number;
+  /** Steps in a row without overflow since the scale last changed. */
+  growthTracker: number;
+}
+
+/**
+ * Dynamic loss scale, updated as `torch.cuda.amp.GradScaler.update` does. An overflowing step multiplies the
+ * scale by `backoffFactor` and resets the count of good steps. After `growthInterval` good steps in a row the
+ * scale is multiplied by `growthFactor`.
+ */
+export class LossScaler {
+  scale: number;
+  growthTracker = 0;
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+
+  constructor(options: LossScalerOptions = {}) {
+    this.scale = options.initScale ?? 2 ** 16;
+    this.growthFactor = options.growthFactor ?? 2;
+    this.backoffFactor = options.backoffFactor ?? 0.5;
+    this.growthInterval = options.growthInterval ?? 2000;
+    if (!(this.scale > 0 && Number.isFinite(this.scale))) {
+      throw new Error(`LossScaler: initScale must be a positive finite number, got ${this.scale}.`);
+    }
+    if (!(this.growthFactor > 1)) {
+      throw new Error(`LossScaler: growthFactor must be above 1, got ${this.growthFactor}.`);
+    }
+    if (!(this.backoffFactor > 0 && this.backoffFactor < 1)) {
+      throw new Error(`LossScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}.`);
+    }
+    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1) {
+      throw new Error(`LossScaler: growthInterval must be a positive integer, got ${this.growthInterval}.`);
+    }
+  }
+
+  /** Records the outcome of one step: `overflow` is true when its gradients were not finite. */
+  update(overflow: boolean): void {
+    if (overflow) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+      return;
+    }
+    this.growthTracker += 1;
+    if (this.growthTracker === this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+  }
+
+  state(): LossScalerState {
+    return { scale: this.scale, growthTracker: this.growthTracker };
+  }
+
+  restore(state: LossScalerState): void {
+    this.scale = state.scale;
+    this.growthTracker = state.growthTracker;
+  }
 }
 
 interface SlotBuffers {
@@ -26,12 +105,19 @@ interface SlotBuffers {
  * With gradient accumulation (`accumulationSteps` above 1) a second session computes each micro-batch's
  * gradient into double-buffered accumulators (`runMicroStep`), and `applyUpdate` runs the optimizer on their
  * mean and clears them.
+ *
+ * A graph built with `lossScaling` gets a `LossScaler`. A step whose gradient norm is not finite is skipped by
+ * keeping the current buffers, because the update was written into the other half of the double buffer.
  */
 export class TrainingSession {
   private parity = 0;
   private accumulatorParity = 0;
   private microSteps = 0;
-  private readonly scalars = { learningRate: new Float32Array(1), stepNumber: new Float32Array(1) };
+  private readonly scalars = {
+    learningRate: new Float32Array(1),
+    stepNumber: new Float32Array(1),
+    lossScale: new Float32Array(1),
+  };
   private readonly lossBuffer = new Float32Array(1);
   private readonly gradNormBuffer = new Float32Array(1);
   private readonly slotBuffers: SlotBuffers[];
@@ -44,8 +130,10 @@ export class TrainingSession {
   private readonly inputBuffers = new Map<string, TensorData>();
   private readonly shared: Record<string, ort.Tensor> = {};
   private readonly feedCache = new Map<string, [Record<string, ort.Tensor>, Record<string, ort.Tensor>]>();
-  /** Number of optimizer steps taken so far. */
+  /** Number of optimizer steps taken so far; skipped steps do not count. */
   step = 0;
+  /** The dynamic loss scale of a graph built with `lossScaling`; undefined otherwise. */
+  readonly lossScaler: LossScaler | undefined;
 
   private constructor(
     /** The session that applies the optimizer (and, without accumulation, also computes the gradients). */
@@ -54,7 +142,9 @@ export class TrainingSession {
     readonly microSession: GraphSession | undefined,
     readonly spec: TrainingStepSpec,
     graph: Graph,
+    lossScaler: LossScalerOptions = {},
   ) {
+    this.lossScaler = spec.lossScale === undefined ? undefined : new LossScaler(lossScaler);
     this.slotBuffers = spec.slots.map((slot) => ({
       slot,
       buffers: [new Float32Array(slot.size), new Float32Array(slot.size)],
@@ -66,6 +156,9 @@ export class TrainingSession {
     }));
     this.shared[spec.learningRate] = session.tensor('float32', this.scalars.learningRate, []);
     this.shared[spec.stepNumber] = session.tensor('float32', this.scalars.stepNumber, []);
+    if (spec.lossScale !== undefined) {
+      this.shared[spec.lossScale] = session.tensor('float32', this.scalars.lossScale, []);
+    }
     for (const name of spec.frozen) {
       const parameter = graph.parameters.find((p) => p.name === name)!;
       const data = new Float32Array(parameter.shape.reduce<number>((a, b) => a * (b as number), 1));
@@ -77,6 +170,7 @@ export class TrainingSession {
       ...spec.accumulators.map((a) => a.name),
       spec.learningRate,
       spec.stepNumber,
+      ...(spec.lossScale === undefined ? [] : [spec.lossScale]),
     ]);
     const batchSession = microSession ?? session;
     for (const input of graph.inputs) {
@@ -98,25 +192,29 @@ export class TrainingSession {
     }
   }
 
-  /** Compiles the training graph. Parameters start at zero and optimizer state at zero until set. */
+  /**
+   * Compiles the training graph. Parameters start at zero and optimizer state at zero until set. `lossScaler`
+   * configures the loss scale of a graph built with `lossScaling`.
+   */
   static async create(
     graph: Graph,
     spec: TrainingStepSpec,
     options: SessionOptions = {},
+    lossScaler: LossScalerOptions = {},
   ): Promise<TrainingSession> {
     const updates = spec.slots.map((s) => s.updatedName);
     const serialize = (outputs: string[]) =>
       toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
     if (spec.accumulationSteps === 1) {
       const session = await GraphSession.create(serialize([spec.loss, spec.gradNorm, ...updates]), options);
-      return new TrainingSession(session, undefined, spec, graph);
+      return new TrainingSession(session, undefined, spec, graph, lossScaler);
     }
     const session = await GraphSession.create(serialize([spec.gradNorm, ...updates]), options);
     const micro = await GraphSession.create(
       serialize([spec.loss, ...spec.accumulators.map((a) => a.updatedName)]),
       options,
     );
-    return new TrainingSession(session, micro, spec, graph);
+    return new TrainingSession(session, micro, spec, graph, lossScaler);
   }
 
   /**
@@ -172,17 +270,31 @@ export class TrainingSession {
     }
     this.scalars.learningRate[0] = learningRate;
     this.scalars.stepNumber[0] = this.step + 1;
+    this.scalars.lossScale[0] = this.lossScaler?.scale ?? 1;
     const [feeds, fetches] = this.feedsFor(this.session, this.session.outputNames);
     await this.session.run(feeds, fetches);
+    const skipped = this.finishUpdate();
+    return { loss: this.lossBuffer[0], gradNorm: this.gradNormBuffer[0], skipped };
+  }
+
+  /**
+   * Makes the values the update wrote the current ones, or, when loss scaling found a non-finite gradient,
+   * keeps the current ones and lowers the scale. Returns whether the step was skipped.
+   */
+  private finishUpdate(): boolean {
+    const overflow = this.lossScaler !== undefined && !Number.isFinite(this.gradNormBuffer[0]);
+    this.lossScaler?.update(overflow);
+    if (overflow) return true;
     this.parity = 1 - this.parity;
     this.step += 1;
-    return { loss: this.lossBuffer[0], gradNorm: this.gradNormBuffer[0] };
+    return false;
   }
 
   /** Adds the gradient of the batch in the input buffers to the accumulators and returns its loss. */
   async runMicroStep(): Promise<number> {
     if (!this.microSession)
       throw new Error('TrainingSession: this graph does not accumulate gradients; call runStep.');
+    this.scalars.lossScale[0] = this.lossScaler?.scale ?? 1;
     const [feeds, fetches] = this.feedsFor(this.microSession, this.microSession.outputNames);
     await this.microSession.run(feeds, fetches);
     this.accumulatorParity = 1 - this.accumulatorParity;
@@ -190,8 +302,11 @@ export class TrainingSession {
     return this.lossBuffer[0];
   }
 
-  /** Applies the optimizer to the mean accumulated gradient and clears the accumulators. */
-  async applyUpdate(learningRate: number): Promise<{ gradNorm: number }> {
+  /**
+   * Applies the optimizer to the mean accumulated gradient and clears the accumulators. With loss scaling, a
+   * non-finite mean gradient skips the update as `runStep` does.
+   */
+  async applyUpdate(learningRate: number): Promise<{ gradNorm: number; skipped: boolean }> {
     if (!this.microSession)
       throw new Error('TrainingSession: this graph does not accumulate gradients; call runStep.');
     if (this.microSteps !== this.spec.accumulationSteps) {
@@ -203,11 +318,10 @@ export class TrainingSession {
     this.scalars.stepNumber[0] = this.step + 1;
     const [feeds, fetches] = this.feedsFor(this.session, this.session.outputNames);
     await this.session.run(feeds, fetches);
-    this.parity = 1 - this.parity;
-    this.step += 1;
+    const skipped = this.finishUpdate();
     this.microSteps = 0;
     for (const { buffers } of this.accumulatorBuffers) buffers[this.accumulatorParity].fill(0);
-    return { gradNorm: this.gradNormBuffer[0] };
+    return { gradNorm: this.gradNormBuffer[0], skipped };
   }
 
   /** Current values of every parameter (trainable and frozen), as views of the live buffers. */

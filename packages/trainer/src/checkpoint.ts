@@ -23,6 +23,8 @@ export interface TrainerStateJson {
   batchRng: TrainerState['batchRng'];
   dropoutRng: TrainerState['dropoutRng'];
   evalRng: TrainerState['evalRng'];
+  /** Present for `mixed-float16` runs. */
+  lossScaler?: TrainerState['lossScaler'];
   options: Omit<TrainerOptions, 'session'>;
 }
 
@@ -42,6 +44,7 @@ export function encodeCheckpoint(
     batchRng: state.batchRng,
     dropoutRng: state.dropoutRng,
     evalRng: state.evalRng,
+    ...(state.lossScaler ? { lossScaler: state.lossScaler } : {}),
     options: persisted,
   };
   return {
@@ -86,6 +89,7 @@ export function decodeCheckpoint(
       batchRng: json.batchRng,
       dropoutRng: json.dropoutRng,
       evalRng: json.evalRng,
+      ...(json.lossScaler ? { lossScaler: json.lossScaler } : {}),
     },
     options: json.options,
   };

@@ -47,8 +47,10 @@ export async function runTraining(
       tokensPerSecond: metrics.tokens / ((now - stepStart) / 1000),
       elapsedSeconds: (now - started) / 1000,
     });
+    // A skipped mixed-precision step repeats the last step number, which was already evaluated.
     const last = metrics.step === options.maxSteps;
-    if (last || (options.evalInterval > 0 && metrics.step % options.evalInterval === 0)) {
+    const due = last || (options.evalInterval > 0 && metrics.step % options.evalInterval === 0);
+    if (due && !metrics.skipped) {
       const losses = await trainer.evaluate();
       await options.onEvaluate?.({ step: metrics.step, ...losses });
     }

@@ -9,6 +9,8 @@ import {
   addTrainingStep,
   Graph,
   GraphSession,
+  type LossScalerOptions,
+  type LossScalerState,
   type OptimizerConfig,
   Rng,
   type RngState,
@@ -56,6 +58,16 @@ export interface TrainerOptions {
    * `gradient_accumulation_steps`; the effective batch is their product. Default 1.
    */
   gradientAccumulationSteps?: number;
+  /**
+   * `float32` (default) computes everything in float32. `mixed-float16` runs the matrix products in float16
+   * on float16 copies of the float32 parameters, as PyTorch's autocast does, and scales the loss dynamically
+   * as torch.cuda.amp.GradScaler does. It pays off on GPUs with float16 units. On the CPU, ONNX Runtime
+   * computes float16 products through casts to float32, so it is slower and only shows the numerics.
+   * NOTE: tested on the CPU execution provider only; no run on CUDA has been measured.
+   */
+  precision?: 'float32' | 'mixed-float16';
+  /** Loss scaling settings for `mixed-float16`; GradScaler's defaults when omitted. */
+  lossScaler?: LossScalerOptions;
   session?: SessionOptions;
 }
 
@@ -68,6 +80,13 @@ export interface StepMetrics {
   gradNorm: number;
   /** Tokens processed by this step. */
   tokens: number;
+  /**
+   * True when the scaled float16 gradients overflowed, so the update was skipped and the loss scale lowered
+   * (`mixed-float16` only). `step` then repeats the number of the last step taken.
+   */
+  skipped: boolean;
+  /** The loss scale this step ran with, with `mixed-float16` precision. */
+  lossScale?: number;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -78,6 +97,8 @@ export interface TrainerState {
   batchRng: RngState;
   dropoutRng: RngState;
   evalRng: RngState;
+  /** The loss scale and its growth count, with `mixed-float16` precision. */
+  lossScaler?: LossScalerState;
 }
 
 export interface TrainingData {
@@ -139,8 +160,14 @@ export class GptTrainer {
     const inputIds = g.input(INPUT_IDS, 'int64', [batchSize, blockSize]);
     const targets = g.input(TARGETS, 'int64', [batchSize, blockSize]);
     const noiseNames: string[] = [];
+    const precision = options.precision ?? 'float32';
+    if (precision !== 'float32' && precision !== 'mixed-float16') {
+      throw new Error(`precision must be "float32" or "mixed-float16", got ${JSON.stringify(precision)}.`);
+    }
+    const computeDtype = precision === 'mixed-float16' ? 'float16' : 'float32';
     const { logits } = buildGpt(g, model, {
       inputIds,
+      computeDtype,
       dropoutNoise: (site, shape) => {
         const name = `dropout_noise.${site}`;
         noiseNames.push(name);
@@ -161,16 +188,18 @@ export class GptTrainer {
       optimizer,
       accumulationSteps: options.gradientAccumulationSteps ?? 1,
       maxGradNorm: options.gradClip,
+      lossScaling: precision === 'mixed-float16',
       parameterSettings: (p) => ({
         weightDecay: isDecayedParameter(p.name, p.shape as number[]) ? decay : 0,
       }),
     });
-    const training = await TrainingSession.create(g, spec, options.session);
+    const training = await TrainingSession.create(g, spec, options.session, options.lossScaler);
 
     const e = new Graph('gpt-eval');
     const evalIds = e.input(INPUT_IDS, 'int64', [batchSize, blockSize]);
     const evalTargets = e.input(TARGETS, 'int64', [batchSize, blockSize]);
-    e.output('loss', e.crossEntropy(buildGpt(e, model, { inputIds: evalIds }).logits, evalTargets));
+    const evalLogits = buildGpt(e, model, { inputIds: evalIds, computeDtype }).logits;
+    e.output('loss', e.crossEntropy(evalLogits, evalTargets));
     // Only the training session writes a profile, so that the two do not share one file name.
     const evaluation = await GraphSession.create(toOnnx(e), {
       ...options.session,
@@ -184,6 +213,7 @@ export class GptTrainer {
       training.load(state.parameters);
       training.load(state.optimizerState);
       training.step = state.step;
+      if (state.lossScaler && training.lossScaler) training.lossScaler.restore(state.lossScaler);
     } else {
       training.load(initGptParameters(model, new Rng(options.seed).fork(3)));
     }
@@ -213,12 +243,14 @@ export class GptTrainer {
     const inputs = this.training.inputBuffer(INPUT_IDS) as BigInt64Array;
     const targets = this.training.inputBuffer(TARGETS) as BigInt64Array;
     const microSteps = this.options.gradientAccumulationSteps ?? 1;
+    const lossScale = this.training.lossScaler?.scale;
     let loss: number;
     let gradNorm: number;
+    let skipped: boolean;
     if (microSteps === 1) {
       this.trainSampler.sample(this.batchRng, inputs, targets);
       for (const buffer of this.noiseBuffers) this.dropoutRng.fillUniform(buffer, 0, 1);
-      ({ loss, gradNorm } = await this.training.runStep(learningRate));
+      ({ loss, gradNorm, skipped } = await this.training.runStep(learningRate));
     } else {
       let lossSum = 0;
       for (let m = 0; m < microSteps; m++) {
@@ -227,9 +259,11 @@ export class GptTrainer {
         lossSum += await this.training.runMicroStep();
       }
       loss = lossSum / microSteps;
-      ({ gradNorm } = await this.training.applyUpdate(learningRate));
+      ({ gradNorm, skipped } = await this.training.applyUpdate(learningRate));
     }
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+    // A skipped step overflowed in the scaled float16 backward pass; the scaler has lowered the scale. A
+    // non-finite loss is a forward overflow, which no loss scale fixes.
+    if (!Number.isFinite(loss) || (!skipped && !Number.isFinite(gradNorm))) {
       // The inputs of the failed step show where it started; the updated values only show how it spread.
       const before = firstNonFinite(this.training.previousParameters());
       const culprit = before ?? firstNonFinite(this.training.parameters());
@@ -246,6 +280,8 @@ export class GptTrainer {
       learningRate,
       gradNorm,
       tokens: microSteps * this.options.batchSize * this.options.model.blockSize,
+      skipped,
+      ...(lossScale === undefined ? {} : { lossScale }),
     };
   }
 
@@ -313,6 +349,7 @@ export class GptTrainer {
       batchRng: this.batchRng.getState(),
       dropoutRng: this.dropoutRng.getState(),
       evalRng: this.evalRng.getState(),
+      ...(this.training.lossScaler ? { lossScaler: this.training.lossScaler.state() } : {}),
     };
   }
 

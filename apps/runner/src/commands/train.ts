@@ -46,6 +46,7 @@ function changedOnResume(
     ['n-embd', options.nEmbd, trainer.model.nEmbd],
     ['block-size', options.blockSize, trainer.model.blockSize],
     ['dropout', options.dropout, trainer.model.dropout],
+    ['precision', options.precision, trainer.precision ?? 'float32'],
     ['batch-size', options.batchSize, trainer.batchSize],
     ['lr', options.lr, trainer.learningRate],
     ['min-lr', options.minLr, trainer.minLearningRate],
@@ -127,6 +128,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
         gradClip: options.gradClip,
         evalIters: options.evalIters,
         seed: options.seed,
+        precision: options.precision,
         session: sessionOptions(options),
       };
   if (resumed && trainerOptions.maxSteps < resumed.state.step) {
@@ -206,6 +208,8 @@ export async function runTrain(options: TrainOptions): Promise<number> {
       evalInterval: settings.evalInterval,
       signal: stop.signal,
       onStep: async (step) => {
+        // A mixed-float16 step whose scaled gradients overflowed changed nothing; its number is retried.
+        if (step.skipped) return;
         const record: MetricsRecord = {
           step: step.step,
           trainLoss: step.loss,
