@@ -69,6 +69,7 @@ describe('parseTrainOptions', () => {
       evalIters: 20,
       valFraction: 0.1,
       seed: 1337,
+      plotLr: false,
       given: new Set(),
     });
   });
@@ -130,6 +131,7 @@ describe('parseTrainOptions', () => {
       'runs/old',
       '--threads',
       '2',
+      '--plot-lr',
     ]);
     expect(options).toEqual({
       corpus: 'data/tiny.txt',
@@ -157,6 +159,7 @@ describe('parseTrainOptions', () => {
       seed: 0,
       resume: 'runs/old',
       threads: 2,
+      plotLr: true,
       given: new Set([
         'corpus',
         'tokenizer',
@@ -183,6 +186,7 @@ describe('parseTrainOptions', () => {
         'seed',
         'resume',
         'threads',
+        'plot-lr',
       ]),
     });
   });

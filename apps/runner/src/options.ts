@@ -51,6 +51,8 @@ export interface TrainOptions {
   resume?: string;
   /** Intra-op thread count for ONNX Runtime, or undefined to let ONNX Runtime choose. */
   threads?: number;
+  /** Writes `lr.svg` and `lr.png`: the learning rate of every step of the run. */
+  plotLr: boolean;
   /**
    * The options given on the command line, without the leading dashes (`steps`, `n-layer`, ...). A resumed
    * run keeps the checkpoint's settings except for these.
@@ -107,6 +109,8 @@ export const TRAIN_DEFAULTS = Object.freeze({
   valFraction: 0.1,
   /** Seed for weight initialization, batch sampling and dropout. */
   seed: 1337,
+  /** Whether to plot the learning rate schedule into the run directory. */
+  plotLr: false,
 } satisfies Omit<TrainOptions, 'out' | 'resume' | 'threads' | 'given'>);
 
 /** Validated options of `glassbox generate`. */
@@ -310,6 +314,7 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
     description: 'intra-op CPU threads for ONNX Runtime',
     defaultText: "ONNX Runtime's choice",
   },
+  { flag: 'plot-lr', description: 'also write lr.svg and lr.png: the learning rate of every step' },
 ];
 
 const trainSchema = z
@@ -339,6 +344,10 @@ const trainSchema = z
     seed: numberOption('seed', NON_NEGATIVE_INTEGER).default(TRAIN_DEFAULTS.seed),
     resume: pathOption('resume').optional(),
     threads: numberOption('threads', POSITIVE_INTEGER).optional(),
+    plotLr: z
+      .string()
+      .transform((value) => value === 'true')
+      .default(TRAIN_DEFAULTS.plotLr),
   })
   .superRefine((options, context) => {
     if (options.nEmbd % options.nHead !== 0) {

@@ -193,6 +193,7 @@ describe('glassbox train run', () => {
       String(evalInterval),
       '--out',
       runDirectory,
+      '--plot-lr',
       ...TINY_MODEL,
     ]);
   }, TEST_TIMEOUT_MS);
@@ -208,6 +209,14 @@ describe('glassbox train run', () => {
       expect(files).toContain(file);
       expect((await stat(join(runDirectory, file))).size).toBeGreaterThan(0);
     }
+  });
+
+  it('plots the learning rate with --plot-lr', async () => {
+    const svg = await readFile(join(runDirectory, 'lr.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('Learning rate schedule');
+    const png = await readFile(join(runDirectory, 'lr.png'));
+    expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
   });
 
   it('writes the configuration', async () => {

@@ -11,7 +11,7 @@ import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
 import { checkCorpusLength, loadCorpus, MOBY_DICK } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
 import { GENERATE_DEFAULTS, type TrainOptions, UsageError } from '../options.js';
-import { lossCurveSpec, renderChart } from '../plot.js';
+import { lineChartSpec, lossCurveSpec, renderChart } from '../plot.js';
 import { createTrainingProgress } from '../progress.js';
 import { CONFIG_FILE, huggingFaceConfig, TOKENIZER_FILE } from '../run-files.js';
 
@@ -179,6 +179,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
     }
     await writeFileAtomic(metricsPath, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
+  if (options.plotLr) await plotLearningRate(trainer, trainerOptions.maxSteps, join(out, 'lr'));
   const metrics = await MetricsWriter.open(metricsPath);
   const previousSeconds = history.at(-1)?.elapsedSeconds ?? 0;
 
@@ -328,6 +329,19 @@ async function readRunSettings(directory: string): Promise<RunSettings> {
     );
   }
   return run as RunSettings;
+}
+
+/** Writes `<path>.svg` and `<path>.png`: the learning rate the trainer uses at each step of the run. */
+async function plotLearningRate(trainer: GptTrainer, steps: number, path: string): Promise<void> {
+  const points = Array.from({ length: steps }, (_, step) => ({
+    x: step + 1,
+    y: trainer.learningRateAt(step),
+    series: 'learning rate',
+  }));
+  await renderChart(
+    lineChartSpec({ title: 'Learning rate schedule', xTitle: 'step', yTitle: 'learning rate', points }),
+    path,
+  );
 }
 
 function sessionOptions(options: TrainOptions) {
