@@ -87,7 +87,8 @@ export const model1Gpt2Embeddings = defineExperiment({
     'GPT-2 model.safetensors (download) or --model DIR',
     'Gutenberg book (download) or --corpus',
   ],
-  typicalTime: '12 min on gpt2 after its download (3 runs of 2 epochs), 5 s on a small glassbox run',
+  typicalTime:
+    '12 min on gpt2 after its download (an estimate: 3 runs of about 100 steps at 2 s), 5 s on a small glassbox run',
   params: z.object({
     maxChars: z
       .number()
