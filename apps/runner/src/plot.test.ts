@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChartSpec,
+  chartTextWidth,
   chartToSvg,
   type LossPoint,
   lineChartSpec,
+  logTickValues,
   lossCurveSpec,
   renderChart,
   svgToPng,
@@ -129,6 +131,72 @@ describe('chartToSvg', () => {
     await expect(chartToSvg(spec)).rejects.toThrow(
       'charts may only use inline data (data.values), but the spec refers to "data/losses.json".',
     );
+  });
+});
+
+describe('chartTextWidth', () => {
+  it('uses DejaVu Sans advance widths', () => {
+    // DejaVu Sans: "i" is 0.278 em and "m" 0.974 em wide.
+    expect(chartTextWidth('i', 10)).toBeCloseTo(2.78, 6);
+    expect(chartTextWidth('mm', 10)).toBeCloseTo(19.48, 6);
+    expect(chartTextWidth('m', 10, true)).toBeGreaterThan(chartTextWidth('m', 10));
+  });
+
+  it('counts other characters as 0.8 em and CJK as 1 em', () => {
+    expect(chartTextWidth('é', 10)).toBeCloseTo(8, 6);
+    expect(chartTextWidth('中文', 10)).toBeCloseTo(20, 6);
+  });
+});
+
+describe('chart text layout', () => {
+  /** Builds a one-bar chart whose x label is `label`, at most 240 pixels wide. */
+  function labelledBar(label: string): ChartSpec {
+    return {
+      data: { values: [{ label, value: 1 }] },
+      mark: 'bar',
+      encoding: {
+        x: { field: 'label', type: 'nominal', axis: { labelLimit: 240 } },
+        y: { field: 'value', type: 'quantitative' },
+      },
+    } as ChartSpec;
+  }
+
+  it('keeps a label that fits its limit whole', async () => {
+    // 40 characters: about 230 pixels at 10 px, over the limit for Vega's estimate of 0.8 em each.
+    const label = 'the quick brown fox jumps over a lazy do';
+    const svg = await chartToSvg(labelledBar(label));
+    expect(svg).toContain(`>${label}</text>`);
+  });
+
+  it('shortens a label wider than its limit with an ellipsis', async () => {
+    const label = 'x'.repeat(60);
+    const svg = await chartToSvg(labelledBar(label));
+    expect(svg).not.toContain(`>${label}</text>`);
+    expect(svg).toMatch(/>x+…<\/text>/);
+  });
+});
+
+describe('logTickValues', () => {
+  it('uses 1, 2 and 5 up to four decades', () => {
+    expect(logTickValues(1, 9000)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]);
+  });
+
+  it('adds 3 under two decades', () => {
+    expect(logTickValues(1.3, 32)).toEqual([2, 3, 5, 10, 20, 30]);
+  });
+
+  it('uses powers of ten above four decades', () => {
+    expect(logTickValues(0.01, 2000)).toEqual([0.01, 0.1, 1, 10, 100, 1000]);
+  });
+
+  it('uses 1 to 9 under one decade', () => {
+    expect(logTickValues(0.24, 0.9)).toEqual([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+  });
+
+  it('leaves ranges without two ticks to Vega', () => {
+    expect(logTickValues(2.1, 2.9)).toBeUndefined();
+    expect(logTickValues(0, 10)).toBeUndefined();
+    expect(logTickValues(Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)).toBeUndefined();
   });
 });
 

@@ -89,6 +89,7 @@ async function headHeatmaps(
         yLabels: labels,
         values: matrixRows(weights.data, length, length, h * length * length),
         colorTitle: 'weight',
+        domain: [0, 1],
         cellSize: 24,
       }),
     );

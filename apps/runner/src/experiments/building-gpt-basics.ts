@@ -12,7 +12,6 @@ import {
 } from '@glassbox/gpt-core';
 import { Graph, grad } from '@glassbox/graph';
 import { z } from 'zod';
-import { lineChartSpec } from '../plot.js';
 import {
   correlation,
   densityHistogramSpec,
@@ -28,6 +27,7 @@ import {
   standardDeviation,
 } from './building-gpt-graph.js';
 import { barChartSpec, heatmapSpec } from './charts.js';
+import { lineChartSpec } from './pretraining-charts.js';
 import { defineExperiment } from './types.js';
 
 const PRESET_NAMES = Object.keys(GPT2_PRESETS) as Gpt2PresetName[];
@@ -69,7 +69,7 @@ export const gpt2ParameterCounts = defineExperiment({
     await figure(
       'component-shares',
       barChartSpec({
-        title: 'Share of attention, MLP and layer-norm parameters',
+        title: 'Share of all parameters per component',
         xTitle: 'model',
         yTitle: 'percent of all parameters',
         bars: rows.flatMap((row) =>
@@ -249,7 +249,7 @@ export const layerNormExperiment = defineExperiment({
       'histogram',
       densityHistogramSpec({
         title: `Values before and after layer norm (gamma ${params.gamma}, beta ${params.beta})`,
-        xTitle: 'value (bin center)',
+        xTitle: 'value',
         series: [
           { name: 'input', values: input },
           { name: 'gamma 1, beta 0', values: standard },
@@ -352,6 +352,9 @@ export const causalAveraging = defineExperiment({
           yLabels: labels,
           values,
           colorTitle: 'weight',
+          // One color scale for the three figures, which also keeps the wrong masking's weights, all
+          // equal to 1/length, from collapsing the scale to a single value.
+          domain: [0, 1],
           cellSize: 24,
         }),
       );
@@ -421,12 +424,13 @@ export const embeddingVsLinear = defineExperiment({
       'init-distributions',
       densityHistogramSpec({
         title: 'PyTorch initializations of nn.Embedding and nn.Linear',
-        xTitle: 'weight (bin center)',
+        xTitle: 'weight',
         series: [
           { name: 'Embedding, N(0, 1)', values: table },
           { name: `Linear, U(-${round(bound, 3)}, ${round(bound, 3)})`, values: linearWeight },
         ],
-        bins: 40,
+        // Bins of width 0.05, so that the narrow uniform spans several of them.
+        bins: 160,
         range: [-4, 4],
       }),
     );
@@ -512,6 +516,8 @@ export const geluVsRelu = defineExperiment({
         points: Object.keys(curves).flatMap((name) =>
           value(name).map((y, i) => ({ x: xs[i], y, series: name })),
         ),
+        // Dashed, so that the exact GELU shows through the approximation that covers it.
+        dashed: ['gelu-tanh'],
         width: 480,
       }),
     );
@@ -524,6 +530,7 @@ export const geluVsRelu = defineExperiment({
         points: Object.keys(curves).flatMap((name) =>
           value(`d-${name}`).map((y, i) => ({ x: xs[i], y, series: `d ${name} / dx` })),
         ),
+        dashed: ['d gelu-tanh / dx'],
         width: 480,
       }),
     );
@@ -595,24 +602,27 @@ export const dropoutExperiment = defineExperiment({
     };
     const trainSummary = summarize(train);
     const evalSummary = summarize(evaluation);
+    const modes = [
+      { group: 'training', values: train, distinct: trainSummary.distinct },
+      { group: 'evaluation', values: evaluation, distinct: evalSummary.distinct },
+    ];
+    // The values in ascending order on the x axis, each with a bar for every mode that produces it.
+    const allValues = [...new Set([...trainSummary.distinct, ...evalSummary.distinct])].sort((a, b) => a - b);
     await figure(
       'values',
       barChartSpec({
         title: `Values after dropout (p = ${params.p})`,
         xTitle: 'value',
         yTitle: 'share of elements (%)',
-        bars: [
-          ...trainSummary.distinct.map((v) => ({
-            label: String(round(v)),
-            value: (100 * train.filter((t) => t === v).length) / params.size,
-            group: 'training',
-          })),
-          ...evalSummary.distinct.map((v) => ({
-            label: String(round(v)),
-            value: (100 * evaluation.filter((t) => t === v).length) / params.size,
-            group: 'evaluation',
-          })),
-        ],
+        bars: allValues.flatMap((v) =>
+          modes
+            .filter((mode) => mode.distinct.includes(v))
+            .map((mode) => ({
+              label: String(round(v)),
+              value: (100 * mode.values.filter((t) => t === v).length) / params.size,
+              group: mode.group,
+            })),
+        ),
         grouped: true,
       }),
     );

@@ -212,7 +212,7 @@ export const gpt2WeightDistributions = defineExperiment({
       }
       return [low, high];
     };
-    const draw = async (name: string, title: string, groups: [string, Float32Array][]) => {
+    const draw = async (name: string, title: string, groups: [string, Float32Array][], byLayer = false) => {
       const range = rangeOf(groups.map(([, values]) => values));
       await figure(
         name,
@@ -221,6 +221,7 @@ export const gpt2WeightDistributions = defineExperiment({
           xTitle: 'weight value',
           yTitle: 'density',
           points: groups.flatMap(([series, values]) => densityCurve(values, params.bins, range, series)),
+          sequentialColors: byLayer,
           width: 520,
         }),
       );
@@ -242,18 +243,21 @@ export const gpt2WeightDistributions = defineExperiment({
       'attention-by-layer',
       'Attention c_attn weights by layer',
       attention.map((values, i) => [`layer ${i}`, values]),
+      true,
     );
     await draw(
       'mlp-by-layer',
       'MLP c_fc and c_proj weights by layer',
       mlp.map((values, i) => [`layer ${i}`, values]),
+      true,
     );
     const split = attention.map((weight) => splitQkv(weight, c));
     const pooled = ['Q', 'K', 'V'].map((name, part) => [
       name,
       concatenate(split.map((qkv) => qkv[part])),
     ]) as [string, Float32Array][];
-    await draw('qkv', `Q, K and V weights pooled over ${config.nLayer} layers`, pooled);
+    const layerCount = config.nLayer === 1 ? '1 layer' : `${config.nLayer} layers`;
+    await draw('qkv', `Q, K and V weights pooled over ${layerCount}`, pooled);
 
     return {
       results: {

@@ -1,6 +1,6 @@
 import { histogram } from '@glassbox/gpt-core';
 import { type Graph, GraphSession, type SessionOptions, toOnnx } from '@glassbox/graph';
-import { type Bar, barChartSpec } from './charts.js';
+import { histogramChartSpec } from './charts.js';
 
 /** Helpers shared by the "Build a GPT" experiments: running a small graph once, statistics and histograms. */
 
@@ -112,8 +112,8 @@ export interface HistogramSeries {
 }
 
 /**
- * Builds a grouped bar chart of the density of each series over the same bins, so that series of
- * different sizes are comparable. Labels are the bin centers.
+ * Builds a histogram chart of the density of each series over the same bins, so that series of
+ * different sizes are comparable.
  */
 export function densityHistogramSpec(options: {
   title: string;
@@ -122,23 +122,18 @@ export function densityHistogramSpec(options: {
   bins: number;
   range: readonly [number, number];
 }) {
-  const bars: Bar[] = [];
-  for (const series of options.series) {
-    const { edges, counts } = histogram(series.values, options.bins, options.range);
-    const width = edges[1] - edges[0];
-    counts.forEach((count, i) => {
-      bars.push({
-        label: String(round((edges[i] + edges[i + 1]) / 2, 3)),
-        value: count / (series.values.length * width),
-        group: options.series.length > 1 ? series.name : undefined,
-      });
-    });
-  }
-  return barChartSpec({
+  return histogramChartSpec({
     title: options.title,
     xTitle: options.xTitle,
     yTitle: 'density',
-    bars,
-    grouped: options.series.length > 1,
+    series: options.series.map((series) => {
+      const { edges, counts } = histogram(series.values, options.bins, options.range);
+      const width = edges[1] - edges[0];
+      return {
+        name: series.name,
+        edges: Array.from(edges),
+        heights: Array.from(counts, (count) => count / (series.values.length * width)),
+      };
+    }),
   });
 }

@@ -1,4 +1,4 @@
-import { CHART_FONT, type ChartSpec } from '../plot.js';
+import { CHART_AXIS_CONFIG, CHART_FONT, type ChartSpec, chartTextWidth, logAxisTicks } from '../plot.js';
 
 /**
  * Vega-Lite chart builders for experiment figures. Each returns plain JSON with inline data, so the
@@ -7,6 +7,19 @@ import { CHART_FONT, type ChartSpec } from '../plot.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
+/** Vega-Lite's default font size of axis labels, in pixels. */
+const AXIS_LABEL_FONT_SIZE = 10;
+
+/**
+ * Returns the angle for category labels centered `bandWidth` pixels apart on an x axis: horizontal
+ * when every two neighbors keep at least 2 pixels between them, else `rotated` degrees.
+ */
+function categoryLabelAngle(labels: readonly string[], bandWidth: number, rotated = -45): number {
+  const widths = labels.map((label) => chartTextWidth(label, AXIS_LABEL_FONT_SIZE));
+  const fits = widths.every((width, i) => i === 0 || (widths[i - 1] + width) / 2 + 2 <= bandWidth);
+  return fits ? 0 : rotated;
+}
+
 function frame(title: string, width: number, height: number): Record<string, unknown> {
   return {
     $schema: SCHEMA,
@@ -14,7 +27,7 @@ function frame(title: string, width: number, height: number): Record<string, unk
     width,
     height,
     background: 'white',
-    config: { font: CHART_FONT, legend: { labelLimit: 400 } },
+    config: { font: CHART_FONT, axis: CHART_AXIS_CONFIG, legend: { labelLimit: 400 } },
   };
 }
 
@@ -35,6 +48,8 @@ export interface BarChartOptions {
   /** Draw the groups of each label side by side instead of one bar per label. */
   grouped?: boolean;
   yScale?: 'linear' | 'log';
+  /** Write each value above its bar, for bars too short to read against the tallest one. */
+  valueLabels?: boolean;
   width?: number;
   height?: number;
 }
@@ -46,13 +61,14 @@ export function barChartSpec(options: BarChartOptions): ChartSpec {
     .map((bar) => ({ label: bar.label, value: bar.value, group: bar.group ?? '' }));
   const labels = [...new Set(values.map((value) => value.label))];
   const hasGroups = values.some((value) => value.group !== '');
+  const width = options.width ?? Math.max(240, Math.min(900, labels.length * 22));
   const encoding: Record<string, unknown> = {
     x: {
       field: 'label',
       type: 'nominal',
       title: options.xTitle,
       sort: options.order === 'descending' ? '-y' : labels,
-      axis: { labelAngle: labels.some((label) => label.length > 3) ? -45 : 0, labelLimit: 240 },
+      axis: { labelAngle: categoryLabelAngle(labels, width / Math.max(1, labels.length)), labelLimit: 240 },
     },
     y: {
       field: 'value',
@@ -61,6 +77,7 @@ export function barChartSpec(options: BarChartOptions): ChartSpec {
       scale: { type: options.yScale ?? 'linear' },
       // Bars of a log scale cannot stack from zero, and grouped bars stand side by side.
       stack: options.yScale === 'log' || options.grouped ? null : 'zero',
+      ...(options.yScale === 'log' ? niceLogAxisTicks(values.map((value) => value.value)) : {}),
     },
   };
   if (hasGroups) {
@@ -76,16 +93,87 @@ export function barChartSpec(options: BarChartOptions): ChartSpec {
   } else {
     encoding.color = { value: '#4c78a8' };
   }
+  const base = { ...frame(options.title, width, options.height ?? 300), data: { values }, encoding };
+  if (!options.valueLabels) return { ...base, mark: { type: 'bar' } } as ChartSpec;
+  const valueText = {
+    mark: { type: 'text', baseline: 'bottom', dy: -3, fontSize: 11 },
+    // Three significant digits, with thousands separators and without trailing zeros.
+    encoding: { text: { field: 'value', type: 'quantitative', format: ',.3~r' }, color: { value: 'black' } },
+  };
+  return { ...base, layer: [{ mark: { type: 'bar' } }, valueText] } as ChartSpec;
+}
+
+/** Binned data of one histogram series: `heights[i]` covers the bin from `edges[i]` to `edges[i + 1]`. */
+export interface BinnedSeries {
+  name: string;
+  edges: readonly number[];
+  heights: readonly number[];
+}
+
+export interface HistogramChartOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  /** Series drawn over each other, in legend order. A single series gets no legend. */
+  series: readonly BinnedSeries[];
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Builds a histogram on a quantitative x axis. Each series is drawn as the outline of its bars, a step
+ * line from the first bin edge down to the axis at the last, so that series on the same bins stay
+ * readable where they overlap. Bins with a non-finite height are left out.
+ */
+export function histogramChartSpec(options: HistogramChartOptions): ChartSpec {
+  const values: { x: number; y: number; series: string; order: number }[] = [];
+  for (const series of options.series) {
+    const bins = series.heights.length;
+    if (series.edges.length !== bins + 1) {
+      throw new Error(
+        `histogram series ${JSON.stringify(series.name)} needs ${bins + 1} edges, got ${series.edges.length}`,
+      );
+    }
+    // With step-after interpolation each point's height runs to the next point's x.
+    const outline = [
+      { x: series.edges[0], y: 0 },
+      ...series.heights.map((height, i) => ({ x: series.edges[i], y: height })),
+      { x: series.edges[bins], y: series.heights[bins - 1] },
+      { x: series.edges[bins], y: 0 },
+    ];
+    outline
+      .filter((point) => Number.isFinite(point.x) && Number.isFinite(point.y))
+      .forEach((point, order) => {
+        values.push({ ...point, series: series.name, order });
+      });
+  }
+  const names = options.series.map((series) => series.name);
   return {
-    ...frame(
-      options.title,
-      options.width ?? Math.max(240, Math.min(900, labels.length * 22)),
-      options.height ?? 300,
-    ),
+    ...frame(options.title, options.width ?? 480, options.height ?? 300),
     data: { values },
-    mark: { type: 'bar' },
-    encoding,
+    mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.8 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: options.yTitle },
+      order: { field: 'order', type: 'quantitative' },
+      color:
+        names.length > 1
+          ? { field: 'series', type: 'nominal', title: null, sort: names, scale: { domain: names } }
+          : { value: '#4c78a8' },
+    },
   } as ChartSpec;
+}
+
+/**
+ * Returns logAxisTicks for a log axis with Vega's nice domain, which extends the extent of the
+ * positive values to powers of ten.
+ */
+function niceLogAxisTicks(values: readonly number[]): ReturnType<typeof logAxisTicks> {
+  const positive = values.filter((value) => value > 0);
+  if (positive.length === 0) return {};
+  const low = 10 ** Math.floor(Math.log10(Math.min(...positive)));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...positive)));
+  return logAxisTicks([low, high]);
 }
 
 export interface HeatmapOptions {
@@ -101,6 +189,11 @@ export interface HeatmapOptions {
   colorTitle: string;
   /** Vega color scheme name, default `viridis`. */
   scheme?: string;
+  /**
+   * Values at the two ends of the color scale, default the smallest and largest value. Set it where
+   * several heatmaps are compared, or where every value may be equal.
+   */
+  domain?: readonly [number, number];
   /** Size of one cell in CSS pixels, default 14. */
   cellSize?: number;
 }
@@ -124,13 +217,22 @@ export function heatmapSpec(options: HeatmapOptions): ChartSpec {
     data: { values },
     mark: { type: 'rect' },
     encoding: {
-      x: { field: 'x', type: 'ordinal', title: options.xTitle, sort: xLabels, axis: { labelAngle: -60 } },
+      x: {
+        field: 'x',
+        type: 'ordinal',
+        title: options.xTitle,
+        sort: xLabels,
+        axis: { labelAngle: categoryLabelAngle(xLabels, cell, -60) },
+      },
       y: { field: 'y', type: 'ordinal', title: options.yTitle, sort: yLabels },
       color: {
         field: 'value',
         type: 'quantitative',
         title: options.colorTitle,
-        scale: { scheme: options.scheme ?? 'viridis' },
+        scale: {
+          scheme: options.scheme ?? 'viridis',
+          ...(options.domain === undefined ? {} : { domain: [...options.domain] }),
+        },
       },
     },
   } as ChartSpec;
@@ -182,13 +284,16 @@ export function scatterChartSpec(options: ScatterChartOptions): ChartSpec {
       field: 'x',
       type: 'quantitative',
       title: options.xTitle,
-      scale: { type: options.xScale ?? 'linear', zero: false, nice: !xLog },
+      // Vega-Lite drops `zero` on a log scale with a warning on stderr.
+      scale: xLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
+      ...(xLog ? logAxisTicks(values.map((value) => value.x)) : {}),
     },
     y: {
       field: 'y',
       type: 'quantitative',
       title: options.yTitle,
-      scale: { type: options.yScale ?? 'linear', zero: false, nice: !yLog },
+      scale: yLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
+      ...(yLog ? logAxisTicks(values.map((value) => value.y)) : {}),
     },
     tooltip: [{ field: 'label' }, { field: 'x' }, { field: 'y' }],
     color: hasSeries

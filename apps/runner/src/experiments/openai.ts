@@ -231,9 +231,9 @@ export const tokenEfficiency = defineExperiment({
     await figure(
       'tokens-by-frequency',
       scatterChartSpec({
-        title: 'Word frequency against tokens per word',
+        title: 'Tokens per word against word frequency',
         xTitle: 'occurrences in the book (log scale)',
-        yTitle: 'tokens',
+        yTitle: 'tokens (jittered by up to ±0.15)',
         xScale: 'log',
         points: rows.map((row) => ({
           x: row.count,
@@ -580,7 +580,7 @@ export const zipf = defineExperiment({
       await figure(
         name,
         scatterChartSpec({
-          title: `Rank against count: ${name === 'zipf-tokens' ? 'cl100k_base tokens' : 'characters'}`,
+          title: `Count against rank: ${name === 'zipf-tokens' ? 'cl100k_base tokens' : 'characters'}`,
           xTitle: 'rank (log scale)',
           yTitle: 'count (log scale)',
           xScale: 'log',

@@ -1,4 +1,4 @@
-import { CHART_FONT, type ChartSpec } from '../plot.js';
+import { CHART_AXIS_CONFIG, CHART_FONT, type ChartSpec, logAxisTicks } from '../plot.js';
 
 /** One point of a line chart; points of the same `series` are joined in x order. */
 export interface LinePoint {
@@ -33,6 +33,8 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
     .map((point) => ({ x: point.x, y: point.y, series: point.series }));
   const series = [...new Set(values.map((value) => value.series))];
   const dashed = new Set(options.dashed ?? []);
+  const xs = values.map((value) => value.x);
+  const ys = values.map((value) => value.y);
   const encoding: Record<string, unknown> = {
     x: {
       field: 'x',
@@ -40,12 +42,14 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
       title: options.xTitle,
       // Vega-Lite rejects `zero` on a log scale.
       scale: xLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
+      ...(xLog ? logAxisTicks(xs) : {}),
     },
     y: {
       field: 'y',
       type: 'quantitative',
       title: options.yTitle,
       scale: yLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
+      ...(yLog ? logAxisTicks(ys) : {}),
     },
     color: { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } },
     // Same field, title and order as the color, so Vega-Lite merges both into one legend.
@@ -64,7 +68,7 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
     width: options.width ?? 480,
     height: options.height ?? 300,
     background: 'white',
-    config: { font: CHART_FONT, legend: { labelLimit: 400 } },
+    config: { font: CHART_FONT, axis: CHART_AXIS_CONFIG, legend: { labelLimit: 400 } },
     data: { values },
     mark: { type: 'line', strokeWidth: 1.8 },
     encoding,

@@ -130,6 +130,7 @@ export const likeALetter = defineExperiment({
           { label: 'generated before', value: 100 * beforeShare },
           { label: 'generated after', value: 100 * afterShare },
         ],
+        valueLabels: true,
         width: 300,
       }),
     );
@@ -138,7 +139,8 @@ export const likeALetter = defineExperiment({
       lineChartSpec({
         title: `Probability of ${JSON.stringify(label)} as the next character during the liking phase`,
         xTitle: 'step',
-        yTitle: 'mean probability of the liked letter',
+        // exp(-loss) with loss = mean of -log p is the geometric mean of the probabilities.
+        yTitle: 'geometric mean probability of the liked letter',
         points: likeLosses.map((value, i) => ({ x: i + 1, y: Math.exp(-value), series: 'exp(-loss)' })),
       }),
     );

@@ -216,7 +216,15 @@ export const lrSchedules = defineExperiment({
         points: schedules.flatMap((schedule) =>
           schedule.lrs.map((lr, step) => ({ x: step, y: lr, series: schedule.name })),
         ),
-        dashed: [nanoGptName],
+        // Constant with warmup and step decay follow the constant schedule for some steps, so they are
+        // dashed to leave it visible between their dashes.
+        dashed: [
+          nanoGptName,
+          'constant with warmup',
+          ...schedules
+            .filter((schedule) => schedule.name.startsWith('step decay'))
+            .map((schedule) => schedule.name),
+        ],
         width: 560,
       }),
     );
