@@ -22,6 +22,8 @@ export interface LineChartOptions {
   seriesOrder?: readonly string[];
   /** Series that also get a dot at every point, for sparse samples. */
   markedSeries?: readonly string[];
+  /** Label the x axis at whole numbers only, for counts such as layers. */
+  integerX?: boolean;
   yScale?: 'linear' | 'log';
   /**
    * Color the series along the viridis scheme in legend order, for ordered series such as layers,
@@ -140,7 +142,12 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
   const seriesOrder = options.seriesOrder ?? [...new Set(values.map((value) => value.series))];
 
   const encoding = {
-    x: { field: 'x', type: 'quantitative', title: options.xTitle },
+    x: {
+      field: 'x',
+      type: 'quantitative',
+      title: options.xTitle,
+      ...(options.integerX ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+    },
     y: {
       field: 'y',
       type: 'quantitative',

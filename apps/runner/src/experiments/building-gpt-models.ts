@@ -10,9 +10,9 @@ import { addTrainingStep, Graph, Rng, TrainingSession } from '@glassbox/graph';
 import { CharTokenizer } from '@glassbox/tokenizers';
 import { z } from 'zod';
 import { BOOKS } from '../assets.js';
-import { lineChartSpec } from '../plot.js';
 import { mean, round } from './building-gpt-graph.js';
 import { barChartSpec } from './charts.js';
+import { lineChartSpec } from './pretraining-charts.js';
 import { defineExperiment, type ExperimentContext } from './types.js';
 
 /** Reads the book (or the `--corpus` file) and encodes it with a character tokenizer built from it. */
@@ -147,6 +147,10 @@ export const models1To5 = defineExperiment({
           { label: `Model ${row.model}`, value: uniformLoss, group: 'ln(vocabulary size)' },
         ]),
         grouped: true,
+        // Model 4 starts about ten times higher than the others; a log axis and the values keep them readable.
+        yScale: 'log',
+        valueLabels: true,
+        width: 640,
       }),
     );
     await figure(
@@ -288,6 +292,8 @@ export const trainWithoutQ = defineExperiment({
         xTitle: 'step',
         yTitle: 'cross-entropy (nats)',
         points: runs.flatMap((run) => run.losses.map((loss, i) => ({ x: i + 1, y: loss, series: run.name }))),
+        // The curves nearly coincide; the dashed one lets the solid one show through.
+        dashed: ['without Q'],
       }),
     );
     const [withQ, withoutQ] = runs;

@@ -3,6 +3,7 @@ import { Rng } from '@glassbox/graph';
 import { cleanGutenbergText } from '@glassbox/tokenizers';
 import { z } from 'zod';
 import { BOOKS } from '../assets.js';
+import { lineChartSpec } from '../plot.js';
 import { round } from './building-gpt-graph.js';
 import { crossEntropy } from './building-gpt-models.js';
 import { barChartSpec } from './charts.js';
@@ -193,11 +194,13 @@ export const doWeNeedQ = defineExperiment({
     const noisyRange = (count: number) => (count === 0 ? 'none' : `0-${count - 1}`);
     await figure(
       'loss-cumulative',
-      barChartSpec({
+      lineChartSpec({
         title: `Loss with ${name} replaced by noise in layers 0 to i`,
-        xTitle: `layers with noise in place of ${name}`,
+        xTitle: `layers with noise in place of ${name} (0 = intact model)`,
         yTitle: 'cross-entropy (nats per token)',
-        bars: cumulative.map((row) => ({ label: noisyRange(row.noisyLayers), value: row.loss })),
+        points: cumulative.map((row) => ({ x: row.noisyLayers, y: row.loss, series: `noisy ${name}` })),
+        markedSeries: [`noisy ${name}`],
+        integerX: true,
       }),
     );
     await figure(

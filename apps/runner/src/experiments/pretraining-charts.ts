@@ -16,8 +16,37 @@ export interface LineChartOptions {
   yScale?: 'linear' | 'log';
   /** Dash the series whose names are listed, such as the validation curves next to training curves. */
   dashed?: readonly string[];
+  /**
+   * Gives series the same color when this returns the same key for them, such as the training and validation
+   * curves of one run; by default each series has its own color.
+   */
+  colorKey?: (series: string) => string;
   width?: number;
   height?: number;
+}
+
+/** Vega's default categorical scheme, `tableau10`. */
+const TABLEAU10 = [
+  '#4c78a8',
+  '#f58518',
+  '#e45756',
+  '#72b7b2',
+  '#54a24b',
+  '#eeca3b',
+  '#b279a2',
+  '#ff9da6',
+  '#9d755d',
+  '#bab0ac',
+];
+
+/** Colors for `series` in order, one per distinct key, repeating after ten keys. */
+function pairedColors(series: readonly string[], colorKey: (series: string) => string): string[] {
+  const keys: string[] = [];
+  return series.map((name) => {
+    const key = colorKey(name);
+    if (!keys.includes(key)) keys.push(key);
+    return TABLEAU10[keys.indexOf(key) % TABLEAU10.length];
+  });
 }
 
 /**
@@ -51,7 +80,16 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
       scale: yLog ? { type: 'log', nice: false } : { type: 'linear', zero: false },
       ...(yLog ? logAxisTicks(ys) : {}),
     },
-    color: { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series } },
+    color: {
+      field: 'series',
+      type: 'nominal',
+      title: null,
+      sort: series,
+      scale: {
+        domain: series,
+        ...(options.colorKey ? { range: pairedColors(series, options.colorKey) } : {}),
+      },
+    },
     // Same field, title and order as the color, so Vega-Lite merges both into one legend.
     strokeDash: {
       field: 'series',

@@ -193,6 +193,7 @@ export const model1Gpt2Embeddings = defineExperiment({
           ...run.epochs.map((e) => ({ x: e.epoch, y: e.test, series: `${run.name} (test)` })),
         ]),
         dashed: runs.map((run) => `${run.name} (test)`),
+        colorKey: (series) => series.replace(/ \((train|test)\)$/, ''),
       }),
     );
     const summary = (run: EmbeddingRun) => ({
@@ -390,6 +391,7 @@ export const model5WithModifications = defineExperiment({
           ...run.evaluations.map((e) => ({ x: e.step, y: e.test, series: `${run.name} (test)` })),
         ]),
         dashed: runs.map((run) => `${run.name} (test)`),
+        colorKey: (series) => series.replace(/ \((train|test)\)$/, ''),
       }),
     );
     const [modified, plain] = runs;
