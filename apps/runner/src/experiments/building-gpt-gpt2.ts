@@ -9,10 +9,10 @@ import {
 } from '@glassbox/gpt-core';
 import { loadGpt2Directory } from '@glassbox/gpt-core/node';
 import { z } from 'zod';
-import type { HubFileRef } from '../assets.js';
 import { lineChartSpec, type SeriesPoint } from '../plot.js';
 import { mean, round } from './building-gpt-graph.js';
 import { barChartSpec } from './charts.js';
+import { GPT2_MODEL_FILES } from './pretrained-gpt2.js';
 import { defineExperiment } from './types.js';
 
 export const cpuVsGpu = defineExperiment({
@@ -121,13 +121,6 @@ export const cpuVsGpu = defineExperiment({
   },
 });
 
-/** OpenAI's 124M GPT-2 on the Hugging Face Hub. */
-const GPT2_REPOSITORY = 'openai-community/gpt2';
-const GPT2_FILES: HubFileRef[] = [
-  { repository: GPT2_REPOSITORY, file: 'config.json' },
-  { repository: GPT2_REPOSITORY, file: 'model.safetensors' },
-];
-
 /** Density curve of `values` over `bins` equal bins of `range`, as chart points of one series. */
 function densityCurve(
   values: ArrayLike<number>,
@@ -193,7 +186,7 @@ export const gpt2WeightDistributions = defineExperiment({
   async run({ params, assets, progress, figure }) {
     progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
     const paths: string[] = [];
-    for (const ref of GPT2_FILES) paths.push(await assets.hubFile(ref));
+    for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
     const { config, parameters } = await loadGpt2Directory(dirname(paths[1]));
     const c = config.nEmbd;
     const get = (name: string): Float32Array => {
