@@ -83,6 +83,22 @@ describe('mixed-float16 precision', () => {
     expect(metrics.at(-1)!.skipped).toBe(false);
   });
 
+  it('reports zero update norms after a skip', async () => {
+    const trainer = await GptTrainer.create(
+      options({ precision: 'mixed-float16', lossScaler: { initScale: 2 ** 30 } }),
+      DATA,
+    );
+    try {
+      expect((await trainer.trainStep()).skipped).toBe(true);
+      for (const norm of trainer.updateNorms().values()) expect(norm).toBe(0);
+      let metrics = await trainer.trainStep();
+      while (metrics.skipped) metrics = await trainer.trainStep();
+      expect(trainer.updateNorms().get('wte.weight')).toBeGreaterThan(0);
+    } finally {
+      await trainer.release();
+    }
+  });
+
   it('grows the scale after good steps', async () => {
     const metrics = await train(
       options({ precision: 'mixed-float16', lossScaler: { initScale: 1, growthInterval: 3 } }),
@@ -139,6 +155,89 @@ describe('mixed-float16 precision', () => {
       await trainer.release();
     }
     expect(evaluated).toEqual([5, 10]);
+  });
+
+  it('rejects lossScaler settings that stall training', async () => {
+    const cases: [TrainerOptions, RegExp][] = [
+      [
+        options({ precision: 'mixed-float16', lossScaler: { initScale: 1e39 } }),
+        /initScale must be .* got 1e\+39/,
+      ],
+      [
+        options({ precision: 'mixed-float16', lossScaler: { initScale: 1e-50 } }),
+        /initScale must be .* got 1e-50/,
+      ],
+      [
+        options({ precision: 'mixed-float16', lossScaler: { growthFactor: Number.POSITIVE_INFINITY } }),
+        /growthFactor must be a finite number above 1, got Infinity/,
+      ],
+      [
+        options({ precision: 'mixed-float16', lossScaler: { initscale: 8 } as TrainerOptions['lossScaler'] }),
+        /unknown option "initscale"\. Valid options: initScale/,
+      ],
+      [options({ lossScaler: { initScale: 8 } }), /lossScaler applies only to precision "mixed-float16"/],
+    ];
+    for (const [settings, message] of cases) {
+      await expect(GptTrainer.create(settings, DATA)).rejects.toThrow(message);
+    }
+  });
+
+  it('stops when the loss scale underflows float32', async () => {
+    // One overflow at 2^30 multiplies the scale by 1e-300, which float32 cannot represent, so every later step would skip.
+    const trainer = await GptTrainer.create(
+      options({ precision: 'mixed-float16', lossScaler: { initScale: 2 ** 30, backoffFactor: 1e-300 } }),
+      DATA,
+    );
+    try {
+      await expect(trainer.trainStep()).rejects.toThrow(
+        /training stopped at step 0: .* in 1 step, and the loss scale fell to .* below the smallest normal float32/,
+      );
+    } finally {
+      await trainer.release();
+    }
+  });
+
+  it('blames the float16 forward pass, not finite parameters', async () => {
+    const settings = options({ precision: 'mixed-float16' });
+    const fresh = await GptTrainer.create(settings, DATA);
+    const state = fresh.state();
+    await fresh.release();
+    // Embeddings of about 2e5 are finite in float32 but exceed float16's largest value 65504.
+    const wte = state.parameters.get('wte.weight')!;
+    for (let i = 0; i < wte.length; i++) wte[i] *= 1e7;
+    const trainer = await GptTrainer.create(settings, DATA, state);
+    try {
+      await expect(trainer.trainStep()).rejects.toThrow(
+        /training stopped at step 0: the loss is \S+ and the gradient norm \S+ while every parameter is finite\. .*precision "float32"/,
+      );
+    } finally {
+      await trainer.release();
+    }
+  });
+
+  it('rejects a damaged loss scaler state', async () => {
+    const settings = options({ precision: 'mixed-float16' });
+    const trainer = await GptTrainer.create(settings, DATA);
+    const state = trainer.state();
+    await trainer.release();
+    const damaged: [Partial<typeof state>, RegExp][] = [
+      [{ lossScaler: { scale: -1, growthTracker: 0 } }, /loss scale must be .* got -1/],
+      [{ lossScaler: { scale: Number.NaN, growthTracker: 0 } }, /loss scale must be .* got NaN/],
+      [
+        { lossScaler: { scale: 'abc' as unknown as number, growthTracker: 0 } },
+        /loss scale must be .* got "abc"/,
+      ],
+      [{ lossScaler: { scale: 1e40, growthTracker: 0 } }, /loss scale must be .* got 1e\+40/],
+      [
+        { lossScaler: { scale: 1024, growthTracker: -1 } },
+        /growth count must be a non-negative integer, got -1/,
+      ],
+      [{ step: 1.5 }, /step must be a non-negative integer, got 1\.5/],
+    ];
+    for (const [change, message] of damaged) {
+      expect(() => GptTrainer.validateState({ ...state, ...change })).toThrow(message);
+      await expect(GptTrainer.create(settings, DATA, { ...state, ...change })).rejects.toThrow(message);
+    }
   });
 
   it('rejects an unknown precision', async () => {

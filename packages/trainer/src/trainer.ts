@@ -109,6 +109,55 @@ export interface TrainingData {
 const INPUT_IDS = 'input_ids';
 const TARGETS = 'targets';
 
+/** Largest finite float32. The loss scale is fed to ONNX Runtime as a float32 scalar. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Smallest positive normal float32. Smaller loss scales lose precision and then round to 0. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+const LOSS_SCALER_KEYS: readonly string[] = ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'];
+
+/** Formats a value read from a checkpoint for an error message: numbers as written (NaN too), others as JSON. */
+function describeValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
+/**
+ * Checks that a loss scale survives the conversion to float32. An infinite scale or one that rounds to 0
+ * makes every gradient non-finite, so every step would be skipped and training would never advance.
+ */
+function isFloat32LossScale(scale: unknown): scale is number {
+  return typeof scale === 'number' && scale >= FLOAT32_MIN_NORMAL && scale <= FLOAT32_MAX;
+}
+
+/**
+ * Rejects `lossScaler` settings that `LossScaler` accepts but that stall training, and settings that would
+ * be ignored: a misspelled key, or any settings without `mixed-float16` precision.
+ */
+function checkLossScalerOptions(settings: LossScalerOptions | undefined, precision: string): void {
+  if (settings === undefined) return;
+  if (precision !== 'mixed-float16') {
+    throw new Error(
+      `lossScaler applies only to precision "mixed-float16", but precision is "${precision}". Remove lossScaler or set precision to "mixed-float16".`,
+    );
+  }
+  if (typeof settings !== 'object' || settings === null) {
+    throw new Error(`lossScaler must be an object, got ${JSON.stringify(settings)}.`);
+  }
+  const unknown = Object.keys(settings).filter((key) => !LOSS_SCALER_KEYS.includes(key));
+  if (unknown.length > 0) {
+    throw new Error(
+      `lossScaler has unknown option ${unknown.map((key) => JSON.stringify(key)).join(', ')}. Valid options: ${LOSS_SCALER_KEYS.join(', ')}.`,
+    );
+  }
+  if (settings.initScale !== undefined && !isFloat32LossScale(settings.initScale)) {
+    throw new Error(
+      `lossScaler.initScale must be a number from 2^-126 to ${FLOAT32_MAX} (the normal float32 range), got ${settings.initScale}.`,
+    );
+  }
+  if (settings.growthFactor !== undefined && !Number.isFinite(settings.growthFactor)) {
+    throw new Error(`lossScaler.growthFactor must be a finite number above 1, got ${settings.growthFactor}.`);
+  }
+}
+
 /**
  * Pretrains a GPT on a token stream with AdamW, nanoGPT's warmup-then-cosine schedule, global-norm clipping
  * and random-window batches. One `step()` is one ONNX Runtime run of a graph that contains the forward pass,
@@ -121,6 +170,8 @@ export class GptTrainer {
   private readonly evalInputs: BigInt64Array;
   private readonly evalTargets: BigInt64Array;
   private readonly evalFeedCache = new WeakMap<Float32Array, ort.Tensor>();
+  /** Steps skipped in a row because their float16 gradients overflowed. */
+  private consecutiveSkips = 0;
 
   private constructor(
     readonly options: TrainerOptions,
@@ -164,6 +215,8 @@ export class GptTrainer {
     if (precision !== 'float32' && precision !== 'mixed-float16') {
       throw new Error(`precision must be "float32" or "mixed-float16", got ${JSON.stringify(precision)}.`);
     }
+    checkLossScalerOptions(options.lossScaler, precision);
+    if (state) GptTrainer.validateState(state);
     const computeDtype = precision === 'mixed-float16' ? 'float16' : 'float32';
     const { logits } = buildGpt(g, model, {
       inputIds,
@@ -220,6 +273,31 @@ export class GptTrainer {
     return new GptTrainer(options, training, evaluation, data, batchRng, dropoutRng, evalRng, noiseNames);
   }
 
+  /**
+   * Throws when `state` cannot continue a run: a step count that is not a non-negative integer, or a loss
+   * scaler position whose scale is outside the normal float32 range or whose growth count is not a
+   * non-negative integer. A hand-edited or damaged checkpoint shows up here.
+   */
+  static validateState(state: TrainerState): void {
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new Error(
+        `the trainer state's step must be a non-negative integer, got ${describeValue(state.step)}.`,
+      );
+    }
+    const scaler = state.lossScaler;
+    if (scaler === undefined) return;
+    if (!isFloat32LossScale(scaler.scale)) {
+      throw new Error(
+        `the trainer state's loss scale must be a number from 2^-126 to ${FLOAT32_MAX} (the normal float32 range), got ${describeValue(scaler.scale)}.`,
+      );
+    }
+    if (!Number.isSafeInteger(scaler.growthTracker) || scaler.growthTracker < 0) {
+      throw new Error(
+        `the trainer state's loss scale growth count must be a non-negative integer, got ${describeValue(scaler.growthTracker)}.`,
+      );
+    }
+  }
+
   /** Number of optimizer steps taken. */
   get step(): number {
     return this.training.step;
@@ -264,16 +342,22 @@ export class GptTrainer {
     // A skipped step overflowed in the scaled float16 backward pass; the scaler has lowered the scale. A
     // non-finite loss is a forward overflow, which no loss scale fixes.
     if (!Number.isFinite(loss) || (!skipped && !Number.isFinite(gradNorm))) {
-      // The inputs of the failed step show where it started; the updated values only show how it spread.
-      const before = firstNonFinite(this.training.previousParameters());
-      const culprit = before ?? firstNonFinite(this.training.parameters());
+      // The inputs of the failed step show where it started, and the updated values only show how it spread.
+      // A skipped step keeps its inputs as the current parameters, and its discarded update changed nothing.
+      const inputs = skipped ? this.training.parameters() : this.training.previousParameters();
+      const before = firstNonFinite(inputs);
+      const culprit = before ?? (skipped ? undefined : firstNonFinite(this.training.parameters()));
       const where = culprit
         ? `parameter ${culprit.name} ${before ? 'held' : 'became'} ${culprit.value} at index ${culprit.index}`
         : `the loss is ${loss} and the gradient norm ${gradNorm} while every parameter is finite`;
-      throw new Error(
-        `training stopped at step ${this.training.step}: ${where}. Lower the learning rate or enable gradient clipping.`,
-      );
+      const advice =
+        this.options.precision === 'mixed-float16'
+          ? 'Lower the learning rate, enable gradient clipping or train with precision "float32", because float16 overflows above 65504.'
+          : 'Lower the learning rate or enable gradient clipping.';
+      throw new Error(`training stopped at step ${this.training.step}: ${where}. ${advice}`);
     }
+    this.consecutiveSkips = skipped ? this.consecutiveSkips + 1 : 0;
+    this.checkLossScale();
     return {
       step: this.training.step,
       loss,
@@ -283,6 +367,27 @@ export class GptTrainer {
       skipped,
       ...(lossScale === undefined ? {} : { lossScale }),
     };
+  }
+
+  /**
+   * Stops training once the loss scale has left the normal float32 range. From there every step would be
+   * skipped, because the scaled gradients are infinite or NaN, and `runTraining` would never finish.
+   */
+  private checkLossScale(): void {
+    const scaler = this.training.lossScaler;
+    if (scaler === undefined || isFloat32LossScale(scaler.scale)) return;
+    const step = this.training.step;
+    if (scaler.scale > FLOAT32_MAX) {
+      throw new Error(
+        `training stopped at step ${step}: the loss scale grew to ${scaler.scale}, beyond the largest float32 ${FLOAT32_MAX} ` +
+          `(lossScaler growthFactor ${scaler.growthFactor}, growthInterval ${scaler.growthInterval}). Lower growthFactor or raise growthInterval.`,
+      );
+    }
+    const skips = this.consecutiveSkips === 1 ? '1 step' : `${this.consecutiveSkips} steps in a row`;
+    throw new Error(
+      `training stopped at step ${step}: the float16 gradients were not finite in ${skips}, and the loss scale fell to ${scaler.scale}, ` +
+        `below the smallest normal float32 2^-126 (lossScaler backoffFactor ${scaler.backoffFactor}). Lower the learning rate, or train with precision "float32".`,
+    );
   }
 
   /** Mean loss over `evalIters` random batches of each split, with dropout off (nanoGPT's `estimate_loss`). */
@@ -315,9 +420,12 @@ export class GptTrainer {
 
   /**
    * L2 norm of each parameter's last update (new value minus old), by name; call it right after `trainStep`.
+   * A skipped `mixed-float16` step changed nothing, so its norms are 0.
    */
   updateNorms(): Map<string, number> {
-    const previous = this.training.previousParameters();
+    // After a skipped step the other half of the double buffer contains the discarded update.
+    const previous =
+      this.consecutiveSkips > 0 ? this.training.parameters() : this.training.previousParameters();
     const norms = new Map<string, number>();
     for (const [name, current] of this.training.parameters()) {
       const before = previous.get(name);

@@ -179,7 +179,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
     }
     await writeFileAtomic(metricsPath, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
-  if (options.plotLr) await plotLearningRate(trainer, trainerOptions.maxSteps, join(out, 'lr'));
+  if (options.plotLr) await plotLearningRate(trainer, trainerOptions.maxSteps, history, join(out, 'lr'));
   const metrics = await MetricsWriter.open(metricsPath);
   const previousSeconds = history.at(-1)?.elapsedSeconds ?? 0;
 
@@ -278,7 +278,9 @@ async function holdsRun(directory: string): Promise<boolean> {
 /** Loads the checkpoint of `--resume`, reporting a damaged or partial directory as a usage error. */
 async function loadResumeCheckpoint(directory: string): ReturnType<typeof loadCheckpoint> {
   try {
-    return await loadCheckpoint(directory);
+    const checkpoint = await loadCheckpoint(directory);
+    GptTrainer.validateState(checkpoint.state);
+    return checkpoint;
   } catch (error) {
     throw new UsageError(
       `--resume ${directory} cannot be loaded: ${(error as Error).message.replace(/\.$/, '')}. Pass a run directory written by glassbox train.`,
@@ -331,15 +333,34 @@ async function readRunSettings(directory: string): Promise<RunSettings> {
   return run as RunSettings;
 }
 
-/** Writes `<path>.svg` and `<path>.png`: the learning rate the trainer uses at each step of the run. */
-async function plotLearningRate(trainer: GptTrainer, steps: number, path: string): Promise<void> {
+/**
+ * Writes `<path>.svg` and `<path>.png`: the learning rate of each step of the run. Steps in `history` show
+ * the rate they were trained with, because a run resumed with another --steps changes the cosine decay only
+ * from its first new step.
+ */
+async function plotLearningRate(
+  trainer: GptTrainer,
+  steps: number,
+  history: readonly MetricsRecord[],
+  path: string,
+): Promise<void> {
+  const recorded = new Map(history.map((record) => [record.step, record.lr]));
+  const series = 'learning rate';
   const points = Array.from({ length: steps }, (_, step) => ({
     x: step + 1,
-    y: trainer.learningRateAt(step),
-    series: 'learning rate',
+    y: recorded.get(step + 1) ?? trainer.learningRateAt(step),
+    series,
   }));
   await renderChart(
-    lineChartSpec({ title: 'Learning rate schedule', xTitle: 'step', yTitle: 'learning rate', points }),
+    lineChartSpec({
+      title: 'Learning rate schedule',
+      xTitle: 'step',
+      yTitle: 'learning rate',
+      points,
+      integerX: true,
+      // A line through one point draws nothing, so a one-step run gets a marker.
+      markedSeries: steps === 1 ? [series] : undefined,
+    }),
     path,
   );
 }

@@ -5,8 +5,8 @@ import { initGptParameters, resolveGptConfig } from '@glassbox/gpt-core';
 import { saveGpt2Directory } from '@glassbox/gpt-core/node';
 import { Rng } from '@glassbox/graph';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { doWeNeedQ } from './building-gpt-query-noise.js';
-import { populatedTestCache, runForTest, TEST_DATA, trainedTestModel } from './testing.js';
+import { doWeNeedQ, mostSensitiveLayerNote } from './building-gpt-query-noise.js';
+import { populatedTestCache, runForTest, TEST_CORPORA, TEST_DATA, trainedTestModel } from './testing.js';
 
 const SHAKESPEARE = join(TEST_DATA, 'corpora/tiny-shakespeare.txt');
 
@@ -65,5 +65,56 @@ describe('do-we-need-q', () => {
     const config = resolveGptConfig({ vocabSize: 30, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4 });
     await saveGpt2Directory(dir, config, initGptParameters(config, new Rng(1)));
     await expect(runOn(dir, {})).rejects.toThrow(/has no tokenizer\.json .* 30-token vocabulary/);
+  });
+
+  it('names the characters a --prompt lacks', async () => {
+    await expect(runOn(modelDir, { prompt: 'café {x}' })).rejects.toThrow(
+      /--prompt "café \{x\}" cannot be encoded with the tokenizer of .*tokenizer\.json: the tokenizer has no token for "é", "\{", "\}"\. Use only characters/,
+    );
+  });
+
+  it('names the text whose characters the model lacks', async () => {
+    const run = runForTest(doWeNeedQ, cache, {}, { corpusPaths: [TEST_CORPORA.timeMachine], modelDir });
+    await expect(run).rejects.toThrow(
+      /the text the-time-machine\.txt cannot be encoded .*: the tokenizer has no token for .*"\(".* with --corpus PATH/,
+    );
+  });
+
+  it('reports a --model directory that does not exist', async () => {
+    await expect(runOn(join(tmpdir(), 'glassbox-no-such-model'), {})).rejects.toThrow(
+      /--model directory ".*glassbox-no-such-model" not found\./,
+    );
+  });
+
+  it('reports a --model path that is a file', async () => {
+    await expect(runOn(join(modelDir, 'config.json'), {})).rejects.toThrow(
+      /--model ".*config\.json" is a file\. Pass the directory/,
+    );
+  });
+
+  it('notes a window length cut to the context', async () => {
+    const { results, output } = await runOn(modelDir, {
+      'new-tokens': '1',
+      windows: '2',
+      'window-length': '64',
+    });
+    expect(results.evaluationTokens).toBe(2 * 32);
+    expect(output.notes).toContain(
+      "--window-length 64 exceeds the model's context of 32 tokens, so each window has 32 tokens.",
+    );
+  });
+});
+
+describe('mostSensitiveLayerNote', () => {
+  it('names the layer with the largest increase', () => {
+    expect(mostSensitiveLayerNote([0.1, 0.5, -0.2], 'Q')).toBe(
+      "Noise in layer 1's Q alone costs the most: +0.5 nats.",
+    );
+  });
+
+  it('says when no layer raised the loss', () => {
+    expect(mostSensitiveLayerNote([-0.007608, -0.0004677], 'Q')).toBe(
+      "Noise in no single layer's Q raised the loss. The smallest decrease was 0.0004677 nats, in layer 1.",
+    );
   });
 });

@@ -7,7 +7,7 @@ import { lineChartSpec } from '../plot.js';
 import { round } from './building-gpt-graph.js';
 import { crossEntropy } from './building-gpt-models.js';
 import { barChartSpec } from './charts.js';
-import { loadPretrainedGpt2 } from './pretrained-gpt2.js';
+import { encodeForModel, loadPretrainedGpt2 } from './pretrained-gpt2.js';
 import { defineExperiment } from './types.js';
 
 const PROJECTIONS = ['q', 'k', 'v'] as const;
@@ -56,6 +56,18 @@ function evenWindows(ids: readonly number[], count: number, length: number) {
     targets.push(ids.slice(start + 1, start + length + 1));
   }
   return { inputs, targets };
+}
+
+/**
+ * Describes the layer whose noisy projection alone raised the loss the most, or states that no single layer
+ * raised it. `increases[i]` is the loss with layer i's projection noisy minus the intact loss, in nats.
+ */
+export function mostSensitiveLayerNote(increases: readonly number[], projection: string): string {
+  const worst = increases.reduce((best, increase, layer) => (increase > increases[best] ? layer : best), 0);
+  if (!(increases[worst] > 0)) {
+    return `Noise in no single layer's ${projection} raised the loss. The smallest decrease was ${round(-increases[worst])} nats, in layer ${worst}.`;
+  }
+  return `Noise in layer ${worst}'s ${projection} alone costs the most: +${round(increases[worst])} nats.`;
 }
 
 function model5Of(config: GptConfig): Model5Config {
@@ -116,16 +128,24 @@ export const doWeNeedQ = defineExperiment({
 
     progress.stage('Reading and encoding the text');
     const book = await assets.book(BOOKS.timeMachine);
-    const ids = tokenizer.encode(
+    const ids = encodeForModel(
+      model,
       Array.from(cleanGutenbergText(book.text)).slice(0, params.maxChars).join(''),
+      `the text ${book.name}`,
+      "Pass text in the model's alphabet with --corpus PATH, such as the text it was trained on.",
     );
     if (ids.length < length + 2) {
       throw new Error(
-        `${book.name} encodes to ${ids.length} tokens, fewer than the ${length + 2} one window needs. Give a longer text with --corpus PATH or raise --max-chars.`,
+        `${book.name} encodes to ${ids.length} tokens, fewer than the ${length + 2} one window needs. Give a longer text with --corpus PATH, raise --max-chars or lower --window-length.`,
       );
     }
     const { inputs, targets } = evenWindows(ids, params.windows, length);
-    const promptIds = tokenizer.encode(params.prompt);
+    const promptIds = encodeForModel(
+      model,
+      params.prompt,
+      `--prompt ${JSON.stringify(params.prompt)}`,
+      'Use only characters of the text the model was trained on.',
+    );
     if (promptIds.length >= config.blockSize) {
       throw new Error(
         `--prompt encodes to ${promptIds.length} tokens; the model's context is ${config.blockSize}. Give a shorter prompt.`,
@@ -212,7 +232,17 @@ export const doWeNeedQ = defineExperiment({
         bars: single.map((row) => ({ label: String(row.layer), value: row.loss - intact })),
       }),
     );
+    const increases = single.map((row) => row.loss - intact);
     const worst = single.reduce((a, b) => (b.loss > a.loss ? b : a));
+    const notes = [
+      `Intact model: ${round(intact)} nats per token; with ${name} noisy in every layer: ${round(cumulative.at(-1)!.loss)}.`,
+      mostSensitiveLayerNote(increases, name),
+    ];
+    if (params.windowLength > length) {
+      notes.push(
+        `--window-length ${params.windowLength} exceeds the model's context of ${config.blockSize} tokens, so each window has ${length} tokens.`,
+      );
+    }
     return {
       results: {
         model: model.directory,
@@ -244,10 +274,7 @@ export const doWeNeedQ = defineExperiment({
           rows: single.map((row) => [row.layer, round(row.loss), round(row.loss - intact)]),
         },
       ],
-      notes: [
-        `Intact model: ${round(intact)} nats per token; with ${name} noisy in every layer: ${round(cumulative.at(-1)!.loss)}.`,
-        `Noise in layer ${worst.layer}'s ${name} alone costs the most: +${round(worst.loss - intact)} nats.`,
-      ],
+      notes,
     };
   },
 });

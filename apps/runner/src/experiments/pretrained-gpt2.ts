@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { GptConfig } from '@glassbox/gpt-core';
 import { loadEncoding, type Tokenizer } from '@glassbox/tokenizers';
+import { UsageError } from '../args.js';
 import type { ExperimentAssets, HubFileRef } from '../assets.js';
 import { loadModelDirectory } from '../model-directory.js';
 import type { ProgressReporter } from './types.js';
@@ -24,6 +26,25 @@ export interface PretrainedGpt {
   config: GptConfig;
   parameters: Map<string, Float32Array>;
   tokenizer: Tokenizer;
+  /** Source of the tokenizer: its file, or `r50k_base` for a GPT-2 directory without one. */
+  tokenizerSource: string;
+}
+
+/** Checks that `--model DIR` names an existing directory, so that the error does not blame a missing file. */
+async function checkModelDirectory(directory: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(directory)).isDirectory();
+  } catch {
+    throw new UsageError(
+      `--model directory ${JSON.stringify(directory)} not found. Pass a run directory written by glassbox train or a Hugging Face GPT-2 directory.`,
+    );
+  }
+  if (!isDirectory) {
+    throw new UsageError(
+      `--model ${JSON.stringify(directory)} is a file. Pass the directory that contains config.json and model.safetensors.`,
+    );
+  }
 }
 
 /**
@@ -37,21 +58,68 @@ export async function loadPretrainedGpt2(
   progress: ProgressReporter,
 ): Promise<PretrainedGpt> {
   progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
+  if (assets.options.modelDir !== undefined) await checkModelDirectory(assets.options.modelDir);
   const paths: string[] = [];
   for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
   const directory = dirname(paths[1]);
   const loaded = await loadModelDirectory(directory);
-  let tokenizer = loaded.tokenizer;
-  if (tokenizer === undefined) {
-    if (loaded.tokenizerError !== undefined) {
-      throw new Error(`${loaded.tokenizerError}. Put the model's tokenizer.json in ${directory}.`);
-    }
-    if (loaded.config.vocabSize !== GPT2_VOCAB_SIZE) {
-      throw new Error(
-        `${directory} has no tokenizer.json (or vocab.json and merges.txt) for its ${loaded.config.vocabSize}-token vocabulary. Put the model's tokenizer.json there.`,
-      );
-    }
-    tokenizer = await loadEncoding('r50k_base');
+  const { config, parameters } = loaded;
+  if (loaded.tokenizer !== undefined) {
+    const tokenizerSource = loaded.tokenizerPath ?? directory;
+    return { directory, config, parameters, tokenizer: loaded.tokenizer, tokenizerSource };
   }
-  return { directory, config: loaded.config, parameters: loaded.parameters, tokenizer };
+  if (loaded.tokenizerError !== undefined) {
+    throw new UsageError(
+      `--model ${directory}: ${loaded.tokenizerError}. Put the model's tokenizer.json there.`,
+    );
+  }
+  if (config.vocabSize !== GPT2_VOCAB_SIZE) {
+    throw new UsageError(
+      `--model ${directory} has no tokenizer.json (or vocab.json and merges.txt) for its ${config.vocabSize}-token vocabulary. Put the model's tokenizer.json there.`,
+    );
+  }
+  return {
+    directory,
+    config,
+    parameters,
+    tokenizer: await loadEncoding('r50k_base'),
+    tokenizerSource: 'r50k_base',
+  };
+}
+
+/** Checks whether `tokenizer` encodes `text` without raising. */
+function canEncode(tokenizer: Tokenizer, text: string): boolean {
+  try {
+    tokenizer.encode(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Encodes `text` with the model's tokenizer. A character tokenizer raises on characters that its training
+ * text lacked. The UsageError then lists them, names `subject` (the option or text that contains them) and
+ * ends with `advice`.
+ */
+export function encodeForModel(
+  model: PretrainedGpt,
+  text: string,
+  subject: string,
+  advice: string,
+): number[] {
+  try {
+    return model.tokenizer.encode(text);
+  } catch (error) {
+    const missing = [...new Set(text)].filter((character) => !canEncode(model.tokenizer, character));
+    const shown = missing.slice(0, 10).map((character) => JSON.stringify(character));
+    if (missing.length > shown.length) shown.push(`and ${missing.length - shown.length} more`);
+    const reason =
+      missing.length > 0
+        ? `the tokenizer has no token for ${shown.join(', ')}`
+        : (error as Error).message.replace(/\.$/, '');
+    throw new UsageError(
+      `${subject} cannot be encoded with the tokenizer of ${model.tokenizerSource}: ${reason}. ${advice}`,
+    );
+  }
 }

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { model1Gpt2Embeddings, model5WithModifications } from './pretraining-course-models.js';
+import {
+  checkWindowSplit,
+  model1Gpt2Embeddings,
+  model5WithModifications,
+} from './pretraining-course-models.js';
 import { populatedTestCache, runForTest, TEST_CORPORA, TEST_DATA, trainedTestModel } from './testing.js';
 
 const SHAKESPEARE = join(TEST_DATA, 'corpora/tiny-shakespeare.txt');
@@ -64,6 +68,44 @@ describe('model1-gpt2-embeddings', () => {
   it('names --model DIR when offline without a cached model', async () => {
     await expect(runForTest(model1Gpt2Embeddings, cache)).rejects.toThrow(/--offline.*--model DIR/);
   });
+
+  it('rejects a --prompt the tokenizer lacks', async () => {
+    const run = runForTest(
+      model1Gpt2Embeddings,
+      cache,
+      { 'max-chars': '4000', prompt: 'naïve' },
+      { corpusPaths: [SHAKESPEARE], modelDir },
+    );
+    await expect(run).rejects.toThrow(
+      /--prompt "naïve" cannot be encoded .*: the tokenizer has no token for "ï"/,
+    );
+  });
+});
+
+describe('checkWindowSplit', () => {
+  const params = { seqLen: 8, testFraction: 0.1, batchSize: 64 };
+
+  it('accepts enough windows', () => {
+    expect(() => checkWindowSplit('book.txt', 100, 10, params)).not.toThrow();
+  });
+
+  it('names --seq-len for a short text', () => {
+    expect(() => checkWindowSplit('book.txt', 0, 0, params)).toThrow(
+      /book\.txt is too short for one window of 9 tokens\. Raise --max-chars or lower --seq-len\./,
+    );
+  });
+
+  it('names --test-fraction without test windows', () => {
+    expect(() => checkWindowSplit('book.txt', 146, 0, { ...params, testFraction: 0.0001 })).toThrow(
+      /--test-fraction 0\.0001 of book\.txt's 146 windows rounds down to no test window/,
+    );
+  });
+
+  it('names --batch-size for too few training windows', () => {
+    expect(() => checkWindowSplit('book.txt', 96, 9, { ...params, batchSize: 90 })).toThrow(
+      /book\.txt leaves 87 training windows .* fewer than one --batch-size 90\. Lower --batch-size/,
+    );
+  });
 });
 
 interface Model5RunSummary {
@@ -114,6 +156,28 @@ describe('model5-with-mods', () => {
     // Same initialization and sampling seed: the untrained models generate the same text.
     expect(scaled.generatedBefore).not.toBe('');
     expect(output.figures).toEqual(['loss']);
+  });
+
+  it('encodes a special-token prompt as text', async () => {
+    const { results } = await runForTest(
+      model5WithModifications,
+      cache,
+      {
+        'max-chars': '5000',
+        'n-layer': '1',
+        'n-head': '1',
+        'n-embd': '8',
+        'block-size': '4',
+        'batch-size': '2',
+        steps: '1',
+        'eval-batches': '1',
+        prompt: '<|endoftext|>',
+        'new-tokens': '2',
+      },
+      { corpusPaths: [TEST_CORPORA.gulliver] },
+    );
+    const runs = results.runs as unknown as Record<string, Model5RunSummary>;
+    expect(typeof runs['plain logits'].generatedAfter).toBe('string');
   });
 
   it('rejects a width that the heads do not divide', async () => {

@@ -8,6 +8,7 @@ import {
 import { Rng } from '@glassbox/graph';
 import { cleanGutenbergText, loadEncoding, type Tokenizer } from '@glassbox/tokenizers';
 import { z } from 'zod';
+import { UsageError } from '../args.js';
 import { BOOKS } from '../assets.js';
 import {
   CourseModelTrainer,
@@ -16,24 +17,27 @@ import {
   strideWindows,
   type TokenWindows,
 } from './course-model-training.js';
-import { loadPretrainedGpt2 } from './pretrained-gpt2.js';
+import { encodeForModel, loadPretrainedGpt2 } from './pretrained-gpt2.js';
 import { lineChartSpec } from './pretraining-charts.js';
 import { round, splitTail } from './pretraining-common.js';
 import type { ProgressReporter } from './types.js';
 import { defineExperiment } from './types.js';
 
-/** Samples `count` tokens after `prompt` at temperature 1 and decodes them. */
+/**
+ * Samples `count` tokens after the prompt `promptIds` at temperature 1 and decodes them. The caller encodes
+ * the prompt before training, so that a prompt the tokenizer rejects fails before minutes of training.
+ */
 async function sampleText(
   config: CourseModelConfig,
   parameters: ReadonlyMap<string, Float32Array>,
   tokenizer: Tokenizer,
-  prompt: string,
+  promptIds: number[],
   count: number,
   seed: number,
 ): Promise<string> {
   const session = await CourseModelSession.create(config, parameters);
   try {
-    const ids = await session.generate(tokenizer.encode(prompt), { maxNewTokens: count, rng: new Rng(seed) });
+    const ids = await session.generate(promptIds, { maxNewTokens: count, rng: new Rng(seed) });
     return tokenizer.decode(ids);
   } finally {
     await session.release();
@@ -56,6 +60,35 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/**
+ * Throws a UsageError naming the parameter to change when the windows of the text leave no test window or
+ * fewer training windows than one batch.
+ */
+export function checkWindowSplit(
+  text: string,
+  windows: number,
+  testWindows: number,
+  params: { seqLen: number; testFraction: number; batchSize: number },
+): void {
+  if (windows === 0) {
+    throw new UsageError(
+      `${text} is too short for one window of ${params.seqLen + 1} tokens. Raise --max-chars or lower --seq-len.`,
+    );
+  }
+  if (testWindows === 0) {
+    throw new UsageError(
+      `--test-fraction ${params.testFraction} of ${text}'s ${windows} windows rounds down to no test window. Raise --test-fraction or --max-chars.`,
+    );
+  }
+  const trainWindows = windows - testWindows;
+  if (trainWindows < params.batchSize) {
+    throw new UsageError(
+      `${text} leaves ${trainWindows} training windows (${windows} minus ${testWindows} for --test-fraction ${params.testFraction}), fewer than one --batch-size ${params.batchSize}. ` +
+        'Lower --batch-size or --test-fraction, or raise --max-chars.',
+    );
+  }
 }
 
 const EMBEDDING_RUNS = [
@@ -120,18 +153,25 @@ export const model1Gpt2Embeddings = defineExperiment({
     const pretrained = await loadPretrainedGpt2(assets, progress);
     const { tokenizer } = pretrained;
     const wte = pretrained.parameters.get('wte.weight')!;
+    const promptIds = encodeForModel(
+      pretrained,
+      params.prompt,
+      `--prompt ${JSON.stringify(params.prompt)}`,
+      'Use only characters of the text the model was trained on.',
+    );
     const book = await bookText(assets, BOOKS.timeMachine, params.maxChars, progress);
-    const ids = tokenizer.encode(book.text);
+    const ids = encodeForModel(
+      pretrained,
+      book.text,
+      `the text ${book.name}`,
+      "Pass text in the model's alphabet with --corpus PATH, such as the text it was trained on.",
+    );
     const windows = strideWindows(ids, params.seqLen, params.stride);
     const order = new Rng(seed).shuffle(Int32Array.from(windows.inputs, (_, i) => i));
     const testCount = Math.floor(order.length * params.testFraction);
+    checkWindowSplit(book.name, windows.inputs.length, testCount, params);
     const train = selectWindows(windows, order.subarray(testCount));
     const test = selectWindows(windows, order.subarray(0, testCount));
-    if (testCount === 0 || train.inputs.length < params.batchSize) {
-      throw new Error(
-        `${book.name} gives ${windows.inputs.length} windows: too few for a test set and one batch of ${params.batchSize}. Raise --max-chars or lower --batch-size.`,
-      );
-    }
     const stepsPerEpoch = Math.floor(train.inputs.length / params.batchSize);
     const config: Model1Config = {
       model: 1,
@@ -175,7 +215,7 @@ export const model1Gpt2Embeddings = defineExperiment({
             countCourseModelParameters(config) - (setting.frozen ? config.vocabSize * config.nEmbd : 0),
           epochs,
           embeddingChange: maxAbsDifference(start, parameters.get('wte.weight')!),
-          generated: await sampleText(config, parameters, tokenizer, params.prompt, params.newTokens, seed),
+          generated: await sampleText(config, parameters, tokenizer, promptIds, params.newTokens, seed),
         });
       } finally {
         await trainer.release();
@@ -301,7 +341,9 @@ export const model5WithModifications = defineExperiment({
     const book = await bookText(assets, BOOKS.gulliver, params.maxChars, progress);
     progress.stage('Loading r50k_base');
     const tokenizer = await loadEncoding('r50k_base');
+    // Special-token text such as <|endoftext|> is encoded as ordinary text, in the book and in the prompt.
     const ids = tokenizer.encode(book.text, { disallowedSpecial: new Set() });
+    const promptIds = tokenizer.encode(params.prompt, { disallowedSpecial: new Set() });
     const { head, tail } = splitTail(Int32Array.from(ids), 0.1);
     const trainIds = Array.from(head);
     const testIds = Array.from(tail);
@@ -345,7 +387,7 @@ export const model5WithModifications = defineExperiment({
           config,
           trainer.parameters(),
           tokenizer,
-          params.prompt,
+          promptIds,
           params.newTokens,
           seed,
         );
@@ -363,7 +405,7 @@ export const model5WithModifications = defineExperiment({
           config,
           trainer.parameters(),
           tokenizer,
-          params.prompt,
+          promptIds,
           params.newTokens,
           seed,
         );
