@@ -86,6 +86,17 @@ describe('ExperimentAssets', () => {
     expect(await assets.hubFile(BERT_TOKENIZER)).toBe(assets.hubCachePath(BERT_TOKENIZER));
   });
 
+  it('rejects several corpus files for one book', async () => {
+    const cacheDir = await emptyCache('two-corpora');
+    const assets = new ExperimentAssets({ cacheDir, offline: true, corpusPaths: [TIME_MACHINE, BERT_JSON] });
+    const error = await assets.book(BOOKS.timeMachine).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(
+      '--corpus lists 2 files, but this experiment reads one text (The Time Machine by default). Give one path.',
+    );
+    expect(await assets.books([BOOKS.timeMachine])).toHaveLength(2);
+  });
+
   it('rejects a missing file offline', async () => {
     const cacheDir = await emptyCache('offline');
     const assets = new ExperimentAssets({ cacheDir, offline: true, gutenbergUrl: baseUrl });
@@ -163,7 +174,8 @@ describe('ExperimentAssets', () => {
       corpusPaths: [ALICE, TIME_MACHINE],
       modelDir: join(DATA, 'tokenizers/bert-base-uncased'),
     });
-    expect((await assets.book(BOOKS.timeMachine)).name).toBe('alice-in-wonderland.txt');
+    const single = new ExperimentAssets({ cacheDir, offline: true, corpusPaths: [ALICE] });
+    expect((await single.book(BOOKS.timeMachine)).name).toBe('alice-in-wonderland.txt');
     expect((await assets.books([BOOKS.gulliver])).map((book) => book.name)).toEqual([
       'alice-in-wonderland.txt',
       'the-time-machine.txt',

@@ -125,10 +125,18 @@ export class ExperimentAssets {
     return (this.options.corpusPaths ?? []).length > 0;
   }
 
-  /** Returns one book's text: the first `--corpus` path when given, else the cached or downloaded book. */
+  /**
+   * Returns one book's text: the `--corpus` file when one is given, else the cached or downloaded book.
+   * Raises a usage error for several `--corpus` files, because this reads one text and would ignore the rest.
+   */
   async book(ref: BookRef): Promise<LoadedText> {
     const paths = this.options.corpusPaths ?? [];
-    if (paths.length > 0) return readCorpus(paths[0]);
+    if (paths.length > 1) {
+      throw new UsageError(
+        `--corpus lists ${paths.length} files, but this experiment reads one text (${ref.title} by default). Give one path.`,
+      );
+    }
+    if (paths.length === 1) return readCorpus(paths[0]);
     const path = await this.ensureFile({
       url: gutenbergUrl(ref.id, this.options.gutenbergUrl),
       cachePath: this.bookCachePath(ref.id),

@@ -53,6 +53,13 @@ describe('parseRunArgs', () => {
     expect(parsed.corpus).toEqual(['a.txt', 'b.txt']);
   });
 
+  it('rejects --model for experiments without a model', () => {
+    expect(usageMessage(['softmax', '--model', 'runs/x'])).toBe(
+      '--model is not used by experiment softmax, which reads no model. Remove --model; glassbox list shows what each experiment needs.',
+    );
+    expect(parseRunArgs(['do-we-need-q', '--model', 'runs/x']).model).toBe('runs/x');
+  });
+
   it('rejects unknown and ill-typed parameters in one line', () => {
     const valid = 'Valid parameters: --text (string), --vocab-size (integer).';
     expect(usageMessage(['bpe-steps', '--vocab', '3'])).toBe(
