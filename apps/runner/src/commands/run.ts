@@ -136,7 +136,7 @@ export function parseRunArgs(argv: readonly string[], now: Date = new Date()): R
     if (value !== undefined && value.trim() === '')
       throw new UsageError(`--${flag} must be a path, got an empty value.`);
   }
-  // An experiment that reads a model says so in `needs`; any other would ignore --model and record it anyway.
+  // An experiment that reads a model lists --model in `needs`. Any other would ignore --model but record it.
   if (global.get('model') !== undefined && !experiment.needs.some((need) => need.includes('--model'))) {
     throw new UsageError(
       `--model is not used by experiment ${experiment.id}, which reads no model. Remove --model; glassbox list shows what each experiment needs.`,
