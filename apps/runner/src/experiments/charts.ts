@@ -116,6 +116,8 @@ export interface HistogramChartOptions {
   yTitle: string;
   /** Series drawn over each other, in legend order. A single series gets no legend. */
   series: readonly BinnedSeries[];
+  /** `symlog` spreads counts over orders of magnitude like a log axis and still draws empty bins at 0. */
+  yScale?: 'linear' | 'symlog';
   width?: number;
   height?: number;
 }
@@ -154,7 +156,14 @@ export function histogramChartSpec(options: HistogramChartOptions): ChartSpec {
     mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.8 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: options.xTitle, scale: { zero: false } },
-      y: { field: 'y', type: 'quantitative', title: options.yTitle },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: options.yTitle,
+        ...(options.yScale === 'symlog'
+          ? { scale: { type: 'symlog' }, axis: { values: symlogTicks(values.map((value) => value.y)) } }
+          : {}),
+      },
       order: { field: 'order', type: 'quantitative' },
       color:
         names.length > 1
@@ -162,6 +171,16 @@ export function histogramChartSpec(options: HistogramChartOptions): ChartSpec {
           : { value: '#4c78a8' },
     },
   } as ChartSpec;
+}
+
+/** Tick values 0, 1, 2, 5, 10, 20, 50, ... up to the largest of `values`, for a symlog axis. */
+function symlogTicks(values: readonly number[]): number[] {
+  const top = Math.max(0, ...values.filter(Number.isFinite));
+  const ticks = [0];
+  for (let power = 1; power <= Math.max(1, top); power *= 10) {
+    for (const step of [1, 2, 5]) if (step * power <= Math.max(1, top)) ticks.push(step * power);
+  }
+  return ticks;
 }
 
 /**

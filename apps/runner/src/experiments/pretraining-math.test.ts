@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attentionScaling, customLoss, logitsVsLogSoftmax } from './pretraining-math.js';
-import { populatedTestCache, runForTest } from './testing.js';
+import { populatedTestCache, runForTest, trainedTestModel } from './testing.js';
 
 let cache: string;
 beforeAll(async () => {
@@ -27,7 +27,36 @@ describe('attention-scaling', () => {
     expect(scaledMax[2]).toBeLessThan(0.3);
     expect(scaledEntropy[2]).toBeLessThan(results.uniformEntropy as number);
     expect(output.figures).toEqual(['entropy', 'max-weight', 'score-std']);
+    expect(results.layerNorms).toBeUndefined();
   });
+
+  it('draws the layer norms of a trained model', async () => {
+    const modelDir = await trainedTestModel();
+    const { results, output, report } = await runForTest(
+      attentionScaling,
+      cache,
+      { dims: '4', 'layer-norms': 'true' },
+      { modelDir },
+    );
+    type Summary = { count: number; mean: number; min: number; max: number; outsideRange: number };
+    const layerNorms = results.layerNorms as { layerNorms: number; gamma: Summary; beta: Summary };
+    // Two blocks with ln_1 and ln_2 each, and ln_f, all of width 48.
+    expect(layerNorms.layerNorms).toBe(5);
+    expect(layerNorms.gamma.count).toBe(5 * 48);
+    expect(layerNorms.beta.count).toBe(5 * 48);
+    // Training moves the scales away from their initial 1 and the shifts away from 0.
+    expect(layerNorms.gamma.max - layerNorms.gamma.min).toBeGreaterThan(0.1);
+    expect(layerNorms.beta.max - layerNorms.beta.min).toBeGreaterThan(0.05);
+    expect(layerNorms.gamma.outsideRange).toBe(0);
+    expect(output.figures).toEqual([
+      'entropy',
+      'max-weight',
+      'score-std',
+      'layer-norm-gamma',
+      'layer-norm-beta',
+    ]);
+    expect(report).toContain('Layer norm scales (gamma) of the trained model');
+  }, 120_000);
 });
 
 describe('logits-vs-log-softmax', () => {

@@ -1,12 +1,23 @@
-import { buildGpt, initGptParameters, resolveGptConfig } from '@glassbox/gpt-core';
+import { dirname } from 'node:path';
+import {
+  buildGpt,
+  histogram,
+  initGptParameters,
+  resolveGptConfig,
+  tensorStatistics,
+} from '@glassbox/gpt-core';
+import { loadGpt2Directory } from '@glassbox/gpt-core/node';
 import { addTrainingStep, Graph, GraphSession, type Rng, TrainingSession, toOnnx } from '@glassbox/graph';
 import { l1Loss, mseLoss, nllLoss } from '@glassbox/trainer';
 import { z } from 'zod';
-import { barChartSpec } from './charts.js';
+import type { ExperimentAssets } from '../assets.js';
+import type { ChartSpec } from '../plot.js';
+import { barChartSpec, histogramChartSpec } from './charts.js';
+import { GPT2_MODEL_FILES } from './pretrained-gpt2.js';
 import { lineChartSpec } from './pretraining-charts.js';
 import { round } from './pretraining-common.js';
 import { logSoftmax } from './softmax.js';
-import { defineExperiment } from './types.js';
+import { defineExperiment, type ProgressReporter } from './types.js';
 
 /** Parses positive integers separated by commas, such as `2,4,8`. */
 const integerList = (fallback: string, description: string) =>
@@ -79,20 +90,110 @@ function randomScores(rows: number, keys: number, dim: number, rng: Rng): Float6
   return scores;
 }
 
+/** Gamma and beta histogram ranges of the course's figure. */
+const GAMMA_RANGE: [number, number] = [0, 3];
+const BETA_RANGE: [number, number] = [-5, 5];
+
+/** Summary of one kind of layer norm parameter, pooled over every layer norm of the model. */
+type LayerNormSummary = {
+  count: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  /** Values outside the histogram range, which the histogram leaves out. */
+  outsideRange: number;
+};
+
+/**
+ * Loads GPT-2 (or the `--model` directory) and draws histograms of the scales and shifts of all its layer
+ * norms (`ln_1`, `ln_2` of every block and `ln_f`) on a symlog count axis, as the course does on a log axis.
+ */
+async function drawLayerNorms(
+  assets: ExperimentAssets,
+  progress: ProgressReporter,
+  figure: (name: string, spec: ChartSpec) => Promise<void>,
+  bins: number,
+): Promise<{ model: string; layerNorms: number; gamma: LayerNormSummary; beta: LayerNormSummary }> {
+  progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
+  const paths: string[] = [];
+  for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
+  const directory = dirname(paths[1]);
+  const { parameters } = await loadGpt2Directory(directory);
+  const names = [...parameters.keys()].filter((name) => /(^|\.)ln_(1|2|f)\.weight$/.test(name));
+  const pool = (suffix: 'weight' | 'bias') => {
+    const parts = names.map((name) => parameters.get(name.replace(/weight$/, suffix))!);
+    const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  };
+  const summarize = (values: Float32Array, range: readonly [number, number]): LayerNormSummary => {
+    const stats = tensorStatistics(values);
+    const outsideRange = values.filter((value) => value < range[0] || value > range[1]).length;
+    return {
+      count: values.length,
+      mean: stats.mean,
+      std: stats.std,
+      min: stats.min,
+      max: stats.max,
+      outsideRange,
+    };
+  };
+  const draw = async (name: string, title: string, values: Float32Array, range: [number, number]) => {
+    const { edges, counts } = histogram(values, bins, range);
+    await figure(
+      name,
+      histogramChartSpec({
+        title,
+        xTitle: 'value',
+        yTitle: 'count (symlog axis)',
+        series: [{ name, edges: Array.from(edges), heights: Array.from(counts) }],
+        yScale: 'symlog',
+      }),
+    );
+  };
+  const gamma = pool('weight');
+  const beta = pool('bias');
+  await draw(
+    'layer-norm-gamma',
+    `Layer norm scales (gamma) of ${names.length} layer norms`,
+    gamma,
+    GAMMA_RANGE,
+  );
+  await draw('layer-norm-beta', `Layer norm shifts (beta) of ${names.length} layer norms`, beta, BETA_RANGE);
+  return {
+    model: directory,
+    layerNorms: names.length,
+    gamma: summarize(gamma, GAMMA_RANGE),
+    beta: summarize(beta, BETA_RANGE),
+  };
+}
+
 export const attentionScaling = defineExperiment({
   id: 'attention-scaling',
   title: 'Numerical scaling of attention scores',
   section: '87. CodeChallenge: Numerical scaling issues in DL models',
   description:
-    'Draws random N(0, 1) queries and keys of growing dimension d and applies softmax to their dot products, raw and divided by sqrt(d). The raw scores have a standard deviation of sqrt(d), so their softmax collapses onto one key (entropy near 0, maximum weight near 1) as d grows; the scaled scores keep a standard deviation of 1 and a softmax of the same shape at every d.',
-  needs: ['nothing beyond Node.js'],
+    "Draws random N(0, 1) queries and keys of growing dimension d and applies softmax to their dot products, raw and divided by sqrt(d). The raw scores have a standard deviation of sqrt(d), so their softmax collapses onto one key (entropy near 0, maximum weight near 1) as d grows; the scaled scores keep a standard deviation of 1 and a softmax of the same shape at every d. With --layer-norms it also draws histograms of the scales (gamma) and shifts (beta) of every layer norm of a trained GPT-2: OpenAI's gpt2, or the model of --model DIR.",
+  needs: ['nothing beyond Node.js', 'with --layer-norms: GPT-2 model.safetensors (download) or --model DIR'],
   typicalTime: '1 s',
   params: z.object({
     dims: integerList('2,4,8,16,32,64,128,256,512,1024', 'query and key dimensions d'),
     keys: z.number().int().min(2).max(10_000).default(50).describe('keys per query: the softmax length'),
     queries: z.number().int().min(1).max(10_000).default(50).describe('queries per dimension'),
+    layerNorms: z
+      .boolean()
+      .default(false)
+      .describe(
+        'also draw histograms of the layer norm weights of GPT-2 (downloads about 550 MB unless cached or --model DIR is given)',
+      ),
+    bins: z.number().int().min(2).max(1000).default(60).describe('bins of the layer norm histograms'),
   }),
-  async run({ params, rng, figure, progress }) {
+  async run({ params, rng, figure, progress, assets }) {
     const dims = parseList(params.dims);
     if (dims.some((d) => d < 1)) throw new Error(`--dims must list positive integers, got ${params.dims}.`);
     progress.stage('Softmax of random dot products');
@@ -152,6 +253,7 @@ export const attentionScaling = defineExperiment({
         dashed: ['sqrt(d)'],
       }),
     );
+    const layerNorms = params.layerNorms ? await drawLayerNorms(assets, progress, figure, params.bins) : null;
     return {
       results: {
         dims,
@@ -163,6 +265,7 @@ export const attentionScaling = defineExperiment({
         scaledEntropy: rows.map((row) => round(row.scaled.entropy)),
         rawMaxWeight: rows.map((row) => round(row.raw.maxWeight)),
         scaledMaxWeight: rows.map((row) => round(row.scaled.maxWeight)),
+        ...(layerNorms ? { layerNorms } : {}),
       },
       tables: [
         {
@@ -187,6 +290,9 @@ export const attentionScaling = defineExperiment({
       ],
       notes: [
         `The standard deviation of Q K^T for 50 x 50 N(0, 1) matrices is ${round(qkStd50, 3)}; sqrt(50) = 7.071.`,
+        layerNorms
+          ? `Layer norm scales (gamma) of the trained model: mean ${round(layerNorms.gamma.mean, 3)}, from ${round(layerNorms.gamma.min, 3)} to ${round(layerNorms.gamma.max, 3)}; shifts (beta): mean ${round(layerNorms.beta.mean, 3)}, from ${round(layerNorms.beta.min, 3)} to ${round(layerNorms.beta.max, 3)}.`
+          : 'Add --layer-norms for histograms of the layer norm weights of a trained GPT-2.',
       ],
     };
   },
