@@ -67,6 +67,13 @@ describe('lossCurveSpec', () => {
     ]);
   });
 
+  it('labels steps with whole numbers', () => {
+    const spec = lossCurveSpec([{ step: 1, trainLoss: 4, valLoss: 4.2 }], 'loss') as {
+      encoding: { x: { axis: { tickMinStep: number; format: string } } };
+    };
+    expect(spec.encoding.x.axis).toEqual({ tickMinStep: 1, format: 'd' });
+  });
+
   it('is plain JSON', () => {
     const spec = lossCurveSpec(lossPoints(), 'loss');
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);

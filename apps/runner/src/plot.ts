@@ -254,6 +254,7 @@ export function lossCurveSpec(points: readonly LossPoint[], title: string): Char
     points: seriesPoints,
     seriesOrder: ['train', 'validation'],
     markedSeries: ['validation'],
+    integerX: true,
   });
 }
 
