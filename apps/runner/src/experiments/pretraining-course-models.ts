@@ -308,7 +308,7 @@ export const model5WithModifications = defineExperiment({
   description:
     "Trains Model 5 (GPT-2) on a book (Gulliver's Travels, or --corpus PATH) encoded with GPT-2's r50k_base tokenizer, with the course's modification: the model outputs log-softmax(logits / sqrt(C)) and trains with the negative log-likelihood, which equals the cross-entropy of the scaled logits. A second run with the same initialization and batches keeps the plain logits. The first 90% of the tokens train, the last 10% test; batches are random windows; AdamW with learning rate 1e-3 and weight decay 0.01. Shows generated text before and after training. The course trains the 124M configuration (12 layers, 12 heads, width 768) with 256-token windows and batches of 16 for 501 steps; the defaults here are a smaller model that trains on a CPU in minutes, and --n-layer 12 --n-head 12 --n-embd 768 --block-size 256 restores the course's size.",
   needs: ['gpt-core', 'tokenizers', 'Gutenberg book (download) or --corpus'],
-  typicalTime: '2 min',
+  typicalTime: '4 min',
   params: z.object({
     maxChars: z
       .number()
