@@ -189,7 +189,8 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   {
     flag: 'steps',
     valueName: 'N',
-    description: 'total optimizer steps, including those before a --resume',
+    description:
+      'total optimizer steps, including those before a --resume; the cosine decay spans all of them, so a larger --steps on resume raises the learning rate again',
     defaultText: String(TRAIN_DEFAULTS.steps),
   },
   {
