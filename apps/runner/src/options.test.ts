@@ -8,6 +8,7 @@ import {
   generateUsage,
   parseGenerateOptions,
   parseTrainOptions,
+  resolvePrecision,
   TRAIN_DEFAULTS,
   TRAIN_FLAGS,
   type TrainOptions,
@@ -64,7 +65,8 @@ describe('parseTrainOptions', () => {
       beta2: 0.95,
       gradClip: 1.0,
       dropout: 0,
-      precision: 'float32',
+      precision: 'auto',
+      device: 'cpu',
       evalInterval: 250,
       evalIters: 20,
       valFraction: 0.1,
@@ -119,6 +121,8 @@ describe('parseTrainOptions', () => {
       '0.2',
       '--precision',
       'mixed-float16',
+      '--device',
+      'cuda',
       '--eval-interval',
       '5',
       '--eval-iters',
@@ -153,6 +157,7 @@ describe('parseTrainOptions', () => {
       gradClip: 0,
       dropout: 0.2,
       precision: 'mixed-float16',
+      device: 'cuda',
       evalInterval: 5,
       evalIters: 2,
       valFraction: 0.25,
@@ -180,6 +185,7 @@ describe('parseTrainOptions', () => {
         'grad-clip',
         'dropout',
         'precision',
+        'device',
         'eval-interval',
         'eval-iters',
         'val-fraction',
@@ -238,7 +244,8 @@ describe('parseTrainOptions', () => {
     [['--val-fraction', '0'], '--val-fraction must be a number between 0 and 1 (both excluded), got "0".'],
     [['--val-fraction', '1'], '--val-fraction must be a number between 0 and 1 (both excluded), got "1".'],
     [['--tokenizer', 'word'], '--tokenizer must be one of char, bpe, got "word".'],
-    [['--precision', 'bfloat16'], '--precision must be one of float32, mixed-float16, got "bfloat16".'],
+    [['--precision', 'bfloat16'], '--precision must be one of auto, float32, mixed-float16, got "bfloat16".'],
+    [['--device', 'tpu'], '--device must be one of cpu, cuda, got "tpu".'],
     [['--out', ' '], '--out must be a path, got an empty value.'],
   ])('rejects %j', (argv, message) => {
     expect(usageErrorOf(() => parseTrainOptions(argv))).toBe(message);
@@ -460,5 +467,14 @@ describe('closestMatch', () => {
   it('finds near misses only', () => {
     expect(closestMatch('trian', ['train', 'generate', 'help'])).toBe('train');
     expect(closestMatch('evaluate', ['train', 'generate', 'help'])).toBeUndefined();
+  });
+});
+
+describe('resolvePrecision', () => {
+  it('picks float16 products on cuda only', () => {
+    expect(resolvePrecision('auto', 'cpu')).toBe('float32');
+    expect(resolvePrecision('auto', 'cuda')).toBe('mixed-float16');
+    expect(resolvePrecision('float32', 'cuda')).toBe('float32');
+    expect(resolvePrecision('mixed-float16', 'cpu')).toBe('mixed-float16');
   });
 });

@@ -18,7 +18,17 @@ import {
 export { UsageError } from './args.js';
 
 export const TOKENIZER_KINDS = ['char', 'bpe'] as const;
-export const PRECISIONS = ['float32', 'mixed-float16'] as const;
+export const PRECISIONS = ['auto', 'float32', 'mixed-float16'] as const;
+export const DEVICES = ['cpu', 'cuda'] as const;
+
+/** Resolves `auto` to mixed-float16 on `cuda`, whose GPUs have float16 units, and to float32 on `cpu`. */
+export function resolvePrecision(
+  precision: (typeof PRECISIONS)[number],
+  device: (typeof DEVICES)[number],
+): 'float32' | 'mixed-float16' {
+  if (precision !== 'auto') return precision;
+  return device === 'cuda' ? 'mixed-float16' : 'float32';
+}
 export type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
 
 /** Validated options of `glassbox train`. */
@@ -41,8 +51,13 @@ export interface TrainOptions {
   beta2: number;
   gradClip: number;
   dropout: number;
-  /** `float32`, or float16 matrix products with float32 weights and dynamic loss scaling. */
+  /**
+   * `float32`, `mixed-float16` (float16 matrix products with float32 weights and dynamic loss scaling), or
+   * `auto`: mixed-float16 on `cuda`, float32 on `cpu`.
+   */
   precision: (typeof PRECISIONS)[number];
+  /** ONNX Runtime execution provider of training: `cpu`, or `cuda` (NVIDIA GPUs, with CPU fallback per op). */
+  device: (typeof DEVICES)[number];
   evalInterval: number;
   evalIters: number;
   valFraction: number;
@@ -97,10 +112,13 @@ export const TRAIN_DEFAULTS = Object.freeze({
   /** Dropout probability during training, from 0 (off) up to but excluding 1. */
   dropout: 0,
   /**
-   * Arithmetic of the training step: `float32`, or `mixed-float16` (float16 matrix products on float32 weights
-   * with dynamic loss scaling), which pays off on GPUs and is slower on CPUs.
+   * Arithmetic of the training step: `float32`, `mixed-float16` (float16 matrix products on float32 weights
+   * with dynamic loss scaling, which pays off on GPUs and is slower on CPUs), or `auto` for mixed-float16 on
+   * `cuda` and float32 on `cpu`.
    */
-  precision: 'float32',
+  precision: 'auto',
+  /** Execution provider: `cpu`, or `cuda` for onnxruntime-node installed with CUDA support. */
+  device: 'cpu',
   /** Steps between evaluations of the training and validation loss. */
   evalInterval: 250,
   /** Batches averaged per loss evaluation. */
@@ -279,10 +297,17 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   },
   {
     flag: 'precision',
-    valueName: 'float32|mixed-float16',
+    valueName: 'P',
     description:
-      'float32, or float16 matrix products on float32 weights with dynamic loss scaling (faster on GPUs, slower on CPUs)',
+      'float32, mixed-float16 (float16 matrix products on float32 weights with dynamic loss scaling; faster on GPUs, slower on CPUs), or auto: mixed-float16 on cuda, float32 on cpu',
     defaultText: TRAIN_DEFAULTS.precision,
+  },
+  {
+    flag: 'device',
+    valueName: 'cpu|cuda',
+    description:
+      'ONNX Runtime execution provider; cuda needs an NVIDIA GPU and onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12',
+    defaultText: TRAIN_DEFAULTS.device,
   },
   {
     flag: 'eval-interval',
@@ -339,6 +364,7 @@ const trainSchema = z
     gradClip: numberOption('grad-clip', NON_NEGATIVE_NUMBER).default(TRAIN_DEFAULTS.gradClip),
     dropout: numberOption('dropout', DROPOUT_RULE).default(TRAIN_DEFAULTS.dropout),
     precision: choiceOption('precision', PRECISIONS).default(TRAIN_DEFAULTS.precision),
+    device: choiceOption('device', DEVICES).default(TRAIN_DEFAULTS.device),
     evalInterval: numberOption('eval-interval', POSITIVE_INTEGER).default(TRAIN_DEFAULTS.evalInterval),
     evalIters: numberOption('eval-iters', POSITIVE_INTEGER).default(TRAIN_DEFAULTS.evalIters),
     valFraction: numberOption('val-fraction', VAL_FRACTION_RULE).default(TRAIN_DEFAULTS.valFraction),

@@ -754,3 +754,38 @@ describe('glassbox inspect and export', () => {
     TEST_TIMEOUT_MS,
   );
 });
+
+describe('glassbox train --device cuda', () => {
+  it(
+    'fails before writing unless CUDA is available',
+    async () => {
+      const out = join(await mkdtemp(join(tmpdir(), 'glassbox-cuda-')), 'run');
+      const corpus = join(await mkdtemp(join(tmpdir(), 'glassbox-cuda-corpus-')), 'text.txt');
+      await writeFile(corpus, 'to be or not to be, that is the question. '.repeat(40));
+      const result = await runCli([
+        'train',
+        '--device',
+        'cuda',
+        '--corpus',
+        corpus,
+        '--steps',
+        '2',
+        '--out',
+        out,
+        ...TINY_MODEL,
+      ]);
+      if (result.status === 0) {
+        // A machine with CUDA and onnxruntime-node's CUDA provider trains in mixed-float16 by default.
+        const state = JSON.parse(await readFile(join(out, 'trainer-state.json'), 'utf8'));
+        expect(state.options.precision).toBe('mixed-float16');
+        return;
+      }
+      expect(result.stderr).toContain(
+        '--device cuda: ONNX Runtime could not start its CUDA execution provider',
+      );
+      expect(result.stderr).toContain('or use --device cpu');
+      await expect(stat(out)).rejects.toThrow(/ENOENT/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

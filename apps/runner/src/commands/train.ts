@@ -2,7 +2,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type GptConfig, GptInference, resolveGptConfig } from '@glassbox/gpt-core';
-import { Rng } from '@glassbox/graph';
+import { Graph, GraphSession, Rng, toOnnx } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
 import { CharTokenizer, type Tokenizer, trainBpe } from '@glassbox/tokenizers';
 import { loadTokenizer, saveTokenizer } from '@glassbox/tokenizers/node';
@@ -10,7 +10,7 @@ import { GptTrainer, runTraining, type TrainerOptions } from '@glassbox/trainer'
 import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
 import { checkCorpusLength, loadCorpus, MOBY_DICK } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
-import { GENERATE_DEFAULTS, type TrainOptions, UsageError } from '../options.js';
+import { GENERATE_DEFAULTS, resolvePrecision, type TrainOptions, UsageError } from '../options.js';
 import { lineChartSpec, lossCurveSpec, renderChart } from '../plot.js';
 import { createTrainingProgress } from '../progress.js';
 import { CONFIG_FILE, huggingFaceConfig, TOKENIZER_FILE } from '../run-files.js';
@@ -46,7 +46,7 @@ function changedOnResume(
     ['n-embd', options.nEmbd, trainer.model.nEmbd],
     ['block-size', options.blockSize, trainer.model.blockSize],
     ['dropout', options.dropout, trainer.model.dropout],
-    ['precision', options.precision, trainer.precision ?? 'float32'],
+    ['precision', resolvePrecision(options.precision, options.device), trainer.precision ?? 'float32'],
     ['batch-size', options.batchSize, trainer.batchSize],
     ['lr', options.lr, trainer.learningRate],
     ['min-lr', options.minLr, trainer.minLearningRate],
@@ -69,6 +69,7 @@ function changedOnResume(
 export async function runTrain(options: TrainOptions): Promise<number> {
   const out = options.out;
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (options.device === 'cuda') await checkCuda();
 
   const resumingInPlace = options.resume !== undefined && resolve(options.resume) === resolve(out);
   if (!resumingInPlace && (await holdsRun(out))) {
@@ -128,7 +129,7 @@ export async function runTrain(options: TrainOptions): Promise<number> {
         gradClip: options.gradClip,
         evalIters: options.evalIters,
         seed: options.seed,
-        precision: options.precision,
+        precision: resolvePrecision(options.precision, options.device),
         session: sessionOptions(options),
       };
   if (resumed && trainerOptions.maxSteps < resumed.state.step) {
@@ -365,8 +366,32 @@ async function plotLearningRate(
   );
 }
 
+/**
+ * Raises a usage error, before anything is written, when ONNX Runtime cannot create a session on its CUDA
+ * execution provider: the default onnxruntime-node package ships without it.
+ */
+async function checkCuda(): Promise<void> {
+  const g = new Graph('cuda-check');
+  const x = g.input('x', 'float32', [1]);
+  g.output('y', g.add(x, x));
+  let session: GraphSession;
+  try {
+    session = await GraphSession.create(toOnnx(g), { executionProviders: ['cuda', 'cpu'] });
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^ONNX Runtime \(node\) rejected the model: /, '');
+    throw new UsageError(
+      `--device cuda: ONNX Runtime could not start its CUDA execution provider (${reason}). Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with an NVIDIA GPU and CUDA 12, or use --device cpu.`,
+    );
+  }
+  await session.release();
+}
+
 function sessionOptions(options: TrainOptions) {
-  return options.threads === undefined ? {} : { intraOpThreads: options.threads };
+  return {
+    ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
+    // ONNX Runtime runs the ops that CUDA lacks on the CPU provider listed after it.
+    ...(options.device === 'cuda' ? { executionProviders: ['cuda', 'cpu'] } : {}),
+  };
 }
 
 async function buildTokenizer(
