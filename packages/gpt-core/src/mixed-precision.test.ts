@@ -14,6 +14,7 @@ async function forwardBackward(computeDtype: 'float32' | 'float16') {
   const targets = g.input('targets', 'int64', [BATCH, SEQ]);
   const { logits, parameters } = buildGpt(g, config, { inputIds, computeDtype });
   const loss = g.crossEntropy(logits, targets);
+
   const names = [...parameters.keys()];
   const grads = grad(loss, [...parameters.values()]);
   g.output('logits', logits);
@@ -21,12 +22,16 @@ async function forwardBackward(computeDtype: 'float32' | 'float16') {
   grads.forEach((gradient, i) => {
     g.output(`grad.${names[i]}`, gradient);
   });
+
   const session = await GraphSession.create(toOnnx(g));
   try {
     const rng = new Rng(5);
     const values = initGptParameters(config, new Rng(3));
     // Larger weights than GPT-2's init, so that attention is far from uniform.
-    for (const data of values.values()) for (let i = 0; i < data.length; i++) data[i] *= 3;
+    for (const data of values.values()) {
+      for (let i = 0; i < data.length; i++) data[i] *= 3;
+    }
+
     const ids = BigInt64Array.from({ length: BATCH * SEQ }, () => BigInt(rng.randint(0, 49)));
     const next = BigInt64Array.from({ length: BATCH * SEQ }, () => BigInt(rng.randint(0, 49)));
     const feeds: Record<string, ReturnType<typeof session.tensor>> = {
@@ -36,6 +41,7 @@ async function forwardBackward(computeDtype: 'float32' | 'float16') {
     for (const [name, shape] of gptParameterShapes(config)) {
       feeds[name] = session.tensor('float32', values.get(name)!, shape);
     }
+
     const result = await session.run(feeds);
     return {
       logits: result.logits.data as Float32Array,

@@ -57,8 +57,8 @@ describe('mixed-float16 precision', () => {
     for (const metrics of mixed) expect(metrics.lossScale).toBeGreaterThan(0);
     // Before any update both runs compute the loss of the same initial model on the same batch.
     expect(Math.abs(mixed[0].loss - full[0].loss)).toBeLessThan(5e-3);
-    const taken = mixed.filter((m) => !m.skipped).length;
-    expect(taken).toBeGreaterThan(70);
+    const appliedSteps = mixed.filter((m) => !m.skipped).length;
+    expect(appliedSteps).toBeGreaterThan(70);
     const tail = (metrics: StepMetrics[]) => mean(metrics.slice(-10).map((m) => m.loss));
     expect(tail(full)).toBeLessThan(1.2);
     expect(Math.abs(tail(mixed) - tail(full))).toBeLessThan(0.05);

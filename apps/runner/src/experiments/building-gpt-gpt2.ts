@@ -1,4 +1,3 @@
-import { dirname } from 'node:path';
 import {
   CourseModelSession,
   countCourseModelParameters,
@@ -12,7 +11,7 @@ import { z } from 'zod';
 import { lineChartSpec, type SeriesPoint } from '../plot.js';
 import { mean, round } from './building-gpt-graph.js';
 import { barChartSpec } from './charts.js';
-import { GPT2_MODEL_FILES } from './pretrained-gpt2.js';
+import { gpt2Directory } from './pretrained-gpt2.js';
 import { defineExperiment } from './types.js';
 
 export const cpuVsGpu = defineExperiment({
@@ -184,10 +183,7 @@ export const gpt2WeightDistributions = defineExperiment({
       .describe('histograms span [-range, range]; 0 spans the values of each figure'),
   }),
   async run({ params, assets, progress, figure }) {
-    progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
-    const paths: string[] = [];
-    for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
-    const { config, parameters } = await loadGpt2Directory(dirname(paths[1]));
+    const { config, parameters } = await loadGpt2Directory(await gpt2Directory(assets, progress));
     const c = config.nEmbd;
     const get = (name: string): Float32Array => {
       const value = parameters.get(name);

@@ -153,7 +153,8 @@ export const doWeNeedQ = defineExperiment({
     }
 
     // The session reads the parameter buffers on every run, so editing c_attn in place changes the model.
-    const parameters = new Map([...model.parameters].map(([name, data]) => [name, Float32Array.from(data)]));
+    // The loaded parameters belong to this run alone, so they are edited without a copy.
+    const parameters = model.parameters;
     const session = await CourseModelSession.create(model5Of(config), parameters);
     const offset = projectionOffset(params.projection, c);
     const weightOf = (layer: number) => parameters.get(`h.${layer}.attn.c_attn.weight`)!;

@@ -48,6 +48,18 @@ async function checkModelDirectory(directory: string): Promise<void> {
 }
 
 /**
+ * Returns the directory of GPT-2's `config.json` and `model.safetensors`: `--model DIR` when given, else the
+ * cache, downloading the files when they are not cached yet.
+ */
+export async function gpt2Directory(assets: ExperimentAssets, progress: ProgressReporter): Promise<string> {
+  progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
+  if (assets.options.modelDir !== undefined) await checkModelDirectory(assets.options.modelDir);
+  const paths: string[] = [];
+  for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
+  return dirname(paths[1]);
+}
+
+/**
  * Loads OpenAI's GPT-2 from the cache or the Hub, or the model of `--model DIR` (a Hugging Face GPT-2
  * directory or a `glassbox train` run) when one is given. The tokenizer is the directory's `tokenizer.json`
  * (or `vocab.json` + `merges.txt`); a directory without one gets r50k_base when the model has GPT-2's
@@ -57,11 +69,7 @@ export async function loadPretrainedGpt2(
   assets: ExperimentAssets,
   progress: ProgressReporter,
 ): Promise<PretrainedGpt> {
-  progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
-  if (assets.options.modelDir !== undefined) await checkModelDirectory(assets.options.modelDir);
-  const paths: string[] = [];
-  for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
-  const directory = dirname(paths[1]);
+  const directory = await gpt2Directory(assets, progress);
   const loaded = await loadModelDirectory(directory);
   const { config, parameters } = loaded;
   if (loaded.tokenizer !== undefined) {
@@ -112,11 +120,11 @@ export function encodeForModel(
     return model.tokenizer.encode(text);
   } catch (error) {
     const missing = [...new Set(text)].filter((character) => !canEncode(model.tokenizer, character));
-    const shown = missing.slice(0, 10).map((character) => JSON.stringify(character));
-    if (missing.length > shown.length) shown.push(`and ${missing.length - shown.length} more`);
+    const listed = missing.slice(0, 10).map((character) => JSON.stringify(character));
+    if (missing.length > listed.length) listed.push(`and ${missing.length - listed.length} more`);
     const reason =
       missing.length > 0
-        ? `the tokenizer has no token for ${shown.join(', ')}`
+        ? `the tokenizer has no token for ${listed.join(', ')}`
         : (error as Error).message.replace(/\.$/, '');
     throw new UsageError(
       `${subject} cannot be encoded with the tokenizer of ${model.tokenizerSource}: ${reason}. ${advice}`,

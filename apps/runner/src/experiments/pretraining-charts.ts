@@ -18,7 +18,7 @@ export interface LineChartOptions {
   dashed?: readonly string[];
   /**
    * Gives series the same color when this returns the same key for them, such as the training and validation
-   * curves of one run; by default each series has its own color.
+   * curves of one run. Without it each series has its own color.
    */
   colorKey?: (series: string) => string;
   width?: number;

@@ -35,6 +35,7 @@ describe('model1-gpt2-embeddings', () => {
       { 'max-chars': '4000', epochs: '2', 'batch-size': '32', prompt: 'ROMEO:', 'new-tokens': '10' },
       { corpusPaths: [SHAKESPEARE], modelDir },
     );
+
     // The trained test model: the 61 characters of its text, width 48.
     expect(results.vocabSize).toBe(61);
     expect(results.nEmbd).toBe(48);
@@ -42,6 +43,7 @@ describe('model1-gpt2-embeddings', () => {
     expect(results.testWindows).toBe(199);
     expect(results.trainWindows).toBe(1797);
     expect(results.stepsPerEpoch).toBe(56);
+
     const runs = results.runs as unknown as Record<string, EmbeddingRunSummary>;
     const random = runs['random embeddings'];
     const trained = runs['GPT-2 embeddings, trained'];
@@ -50,16 +52,18 @@ describe('model1-gpt2-embeddings', () => {
     expect(frozen.trainableParameters).toBe(61 * 48);
     expect(frozen.embeddingMaxChange).toBe(0);
     expect(trained.embeddingMaxChange).toBeGreaterThan(1e-3);
+
     // Both copies start from the same weights; the random run from other embeddings.
     expect(trained.initialTestLoss).toBe(frozen.initialTestLoss);
     expect(random.initialTestLoss).not.toBe(trained.initialTestLoss);
+
     for (const run of [random, trained, frozen]) {
       expect(run.epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
       expect(run.finalTestLoss).toBeLessThan(run.initialTestLoss - 0.05);
       expect(run.generated).toHaveLength(10);
     }
-    // The small model's embeddings are about 10x smaller than N(0, 1), so GELU passes them almost linearly and
-    // the head learns slowly from them: the random embeddings win here.
+    // The small model's embeddings start from N(0, 0.02) and stay far smaller than N(0, 1), so GELU passes
+    // them almost linearly and the head learns slowly from them. The random embeddings win here.
     expect(random.finalTestLoss).toBeLessThan(random.initialTestLoss - 0.5);
     expect(trained.finalTestLoss).toBeLessThan(frozen.finalTestLoss);
     expect(output.figures).toEqual(['loss']);
@@ -137,23 +141,28 @@ describe('model5-with-mods', () => {
       },
       { corpusPaths: [TEST_CORPORA.gulliver] },
     );
+
     const uniform = results.uniformLoss as number;
     expect(uniform).toBeCloseTo(Math.log(50257), 10);
+
     const runs = results.runs as unknown as Record<string, Model5RunSummary>;
     const scaled = runs['log-softmax(logits / sqrt(C))'];
     const plain = runs['plain logits'];
     // Scaling by 1/sqrt(32) shrinks the already small initial logits, so the loss is within 5e-3 of ln V.
     expect(Math.abs(scaled.initialTestLoss - uniform)).toBeLessThan(5e-3);
     expect(Math.abs(plain.initialTestLoss - uniform)).toBeLessThan(0.05);
+
     for (const run of [scaled, plain]) {
       expect(run.evaluations.map((e) => e.step)).toEqual([0, 20, 40, 60]);
       expect(run.stepLosses).toHaveLength(60);
       expect(run.finalTrainLoss).toBeLessThan(run.initialTestLoss - 0.2);
       expect(typeof run.generatedAfter).toBe('string');
     }
+
     // Dividing the logits by sqrt(C) also divides their gradients, so the modified model learns far slower.
     expect(plain.finalTrainLoss).toBeLessThan(scaled.finalTrainLoss - 1);
-    // Same initialization and sampling seed: the untrained models generate the same text.
+
+    // The untrained model also generates text, shown before training in the report.
     expect(scaled.generatedBefore).not.toBe('');
     expect(output.figures).toEqual(['loss']);
   });

@@ -1,4 +1,3 @@
-import { dirname } from 'node:path';
 import {
   buildGpt,
   histogram,
@@ -13,7 +12,7 @@ import { z } from 'zod';
 import type { ExperimentAssets } from '../assets.js';
 import type { ChartSpec } from '../plot.js';
 import { barChartSpec, histogramChartSpec } from './charts.js';
-import { GPT2_MODEL_FILES } from './pretrained-gpt2.js';
+import { gpt2Directory } from './pretrained-gpt2.js';
 import { lineChartSpec } from './pretraining-charts.js';
 import { round } from './pretraining-common.js';
 import { logSoftmax } from './softmax.js';
@@ -115,10 +114,7 @@ async function drawLayerNorms(
   figure: (name: string, spec: ChartSpec) => Promise<void>,
   bins: number,
 ): Promise<{ model: string; layerNorms: number; gamma: LayerNormSummary; beta: LayerNormSummary }> {
-  progress.stage('Loading GPT-2 (downloads model.safetensors unless it is cached or --model is given)');
-  const paths: string[] = [];
-  for (const ref of GPT2_MODEL_FILES) paths.push(await assets.hubFile(ref));
-  const directory = dirname(paths[1]);
+  const directory = await gpt2Directory(assets, progress);
   const { parameters } = await loadGpt2Directory(directory);
   const names = [...parameters.keys()].filter((name) => /(^|\.)ln_(1|2|f)\.weight$/.test(name));
   const pool = (suffix: 'weight' | 'bias') => {
