@@ -130,6 +130,40 @@ export interface SerializeOptions {
   metadata?: Record<string, string>;
 }
 
+interface NodeProto {
+  opType: string;
+  input: string[];
+  output: string[];
+}
+
+/**
+ * `graph.output` names an output through an Identity node. ONNX Runtime keeps such a node when its input also
+ * feeds other nodes, and then copies the whole tensor on every run: for the packed parameters and optimizer
+ * moments of a training step, that is three copies of every weight. Where the input is computed by a node of
+ * this graph and aliased by no other output, the producing node writes the output name directly instead.
+ */
+function renameAliasedOutputs(nodeProtos: NodeProto[], outputs: readonly Tensor[]): void {
+  const computed = new Set(nodeProtos.flatMap((proto) => proto.output));
+  const renames = new Map<string, string>();
+  for (const output of outputs) {
+    const alias = output.producer;
+    if (alias?.op.name !== 'identity') continue;
+    const source = alias.inputs[0];
+    // Inputs, parameters and constants stored as initializers have no producing node to rename.
+    if (!computed.has(source.name) || renames.has(source.name)) continue;
+    if (outputs.some((other) => other.name === source.name)) continue;
+    renames.set(source.name, output.name);
+  }
+  if (renames.size === 0) return;
+  const rename = (name: string) => renames.get(name) ?? name;
+  for (let i = nodeProtos.length - 1; i >= 0; i--) {
+    const proto = nodeProtos[i];
+    proto.input = proto.input.map(rename);
+    proto.output = proto.output.map(rename);
+    if (proto.opType === 'Identity' && proto.input[0] === proto.output[0]) nodeProtos.splice(i, 1);
+  }
+}
+
 /** Returns the nodes needed to compute `outputs`, in creation order (which is a topological order). */
 export function liveNodes(graph: Graph, outputs: readonly Tensor[]): GraphNode[] {
   const live = new Set<number>();
@@ -232,6 +266,7 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
   }
 
   for (const node of nodes) node.op.emit(emitter, node);
+  renameAliasedOutputs(nodeProtos as NodeProto[], outputs);
 
   const inputs: unknown[] = [];
   for (const tensor of [...graph.inputs, ...graph.parameters]) {

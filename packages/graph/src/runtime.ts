@@ -20,6 +20,14 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** ONNX Runtime's graph optimization level; `all` fuses ops such as GELU and layer norm. */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * ONNX Runtime's memory pattern: after the first run it reserves one block laid out for every intermediate
+   * of a run, instead of reusing freed blocks from its arena. On by default, as in ONNX Runtime. Training
+   * sessions turn it off: for them the block holds every activation that the backward pass keeps and every
+   * gradient at once. Without it, a 6-layer, width-384 training step peaked at 1.3 GiB instead of 1.9 GiB,
+   * at the same speed.
+   */
+  memoryPattern?: boolean;
   /** Writes the optimized model here (Node backend only), to see what ONNX Runtime did to the graph. */
   optimizedModelFilePath?: string;
   /** Writes an ONNX Runtime profile (Chrome trace JSON) with this file name prefix, for finding slow ops. */
@@ -77,6 +85,7 @@ export class GraphSession {
       logSeverityLevel: 4,
     };
     if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
+    if (options.memoryPattern !== undefined) sessionOptions.enableMemPattern = options.memoryPattern;
     if (options.optimizedModelFilePath)
       sessionOptions.optimizedModelFilePath = options.optimizedModelFilePath;
     if (options.profileFilePrefix) {

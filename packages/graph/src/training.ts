@@ -194,7 +194,8 @@ export class TrainingSession {
 
   /**
    * Compiles the training graph. Parameters start at zero and optimizer state at zero until set. `lossScaler`
-   * configures the loss scale of a graph built with `lossScaling`.
+   * configures the loss scale of a graph built with `lossScaling`. ONNX Runtime's memory pattern is off
+   * unless `options.memoryPattern` turns it on (see `SessionOptions.memoryPattern`).
    */
   static async create(
     graph: Graph,
@@ -203,16 +204,20 @@ export class TrainingSession {
     lossScaler: LossScalerOptions = {},
   ): Promise<TrainingSession> {
     const updates = spec.slots.map((s) => s.updatedName);
+    const sessionOptions: SessionOptions = { memoryPattern: false, ...options };
     const serialize = (outputs: string[]) =>
       toOnnx(graph, { outputs, packedParameters: spec.packedParameters });
     if (spec.accumulationSteps === 1) {
-      const session = await GraphSession.create(serialize([spec.loss, spec.gradNorm, ...updates]), options);
+      const session = await GraphSession.create(
+        serialize([spec.loss, spec.gradNorm, ...updates]),
+        sessionOptions,
+      );
       return new TrainingSession(session, undefined, spec, graph, lossScaler);
     }
-    const session = await GraphSession.create(serialize([spec.gradNorm, ...updates]), options);
+    const session = await GraphSession.create(serialize([spec.gradNorm, ...updates]), sessionOptions);
     const micro = await GraphSession.create(
       serialize([spec.loss, ...spec.accumulators.map((a) => a.updatedName)]),
-      options,
+      sessionOptions,
     );
     return new TrainingSession(session, micro, spec, graph, lossScaler);
   }
