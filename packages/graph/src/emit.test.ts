@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toOnnx } from './emit.js';
 import { Graph } from './graph.js';
@@ -18,7 +21,7 @@ function nodesOf(model: Uint8Array): DecodedNode[] {
 }
 
 describe('toOnnx output names', () => {
-  it('names the producing node\'s result after an output that other nodes also read', async () => {
+  it('output read by other nodes', async () => {
     const g = new Graph('aliases');
     const x = g.input('x', 'float32', [3]);
     const doubled = g.mul(x, 2);
@@ -38,7 +41,7 @@ describe('toOnnx output names', () => {
     await session.release();
   });
 
-  it('keeps a copy for inputs, constants and a tensor named by two outputs', async () => {
+  it('inputs, constants and repeated outputs', async () => {
     const g = new Graph('copies');
     const x = g.input('x', 'float32', [2]);
     const sum = g.add(x, x);
@@ -60,7 +63,7 @@ describe('toOnnx output names', () => {
     await session.release();
   });
 
-  it('computes only the requested outputs under their own names', async () => {
+  it('subset of outputs', async () => {
     const g = new Graph('subset');
     const x = g.input('x', 'float32', [2]);
     const squared = g.mul(x, x);
@@ -76,5 +79,24 @@ describe('toOnnx output names', () => {
     expect(session.outputNames).toEqual(['cubed']);
     expect(Array.from(result.cubed.data as Float32Array)).toEqual([8, -1]);
     await session.release();
+  });
+});
+
+describe('GELU emission', () => {
+  it('exact GELU fused for inference', async () => {
+    const g = new Graph('inference-gelu');
+    const x = g.input('x', 'float32', [4, 8]);
+    g.output('y', g.gelu(g.matmul(x, g.parameter('w', [8, 8]))));
+    const directory = mkdtempSync(join(tmpdir(), 'glassbox-gelu-'));
+    try {
+      const optimized = join(directory, 'optimized.onnx');
+      const session = await GraphSession.create(toOnnx(g), { optimizedModelFilePath: optimized });
+      await session.release();
+      const opTypes = nodesOf(readFileSync(optimized)).map((n) => n.opType);
+      expect(opTypes).toContain('Gelu');
+      expect(opTypes).not.toContain('Erf');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

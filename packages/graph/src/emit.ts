@@ -36,6 +36,8 @@ export interface Emitter {
     attrs?: Record<string, OnnxAttribute>,
     domain?: string,
   ): void;
+  /** Whether a node or output of the serialized model reads the value `name`; unread values need no node. */
+  isRead(name: string): boolean;
   /** A fresh value name for an intermediate of a multi-node emission. */
   temp(hint: string): string;
   /** The name of an int64 constant (an initializer, shared between identical uses). */
@@ -208,6 +210,9 @@ export function toOnnx(graph: Graph, options: SerializeOptions = {}): Uint8Array
         domain,
         attribute: Object.entries(attrs).map(([name, value]) => encodeAttribute(name, value)),
       });
+    },
+    isRead(name) {
+      return used.has(name);
     },
     temp(hint) {
       return `_${hint}_${tempCounter++}`;

@@ -240,6 +240,15 @@ const CASES: GradCase[] = [
     inputs: [{ shape: [2, 3, 4] }],
     build: (g, [x]) => g.softmax(g.causalMask(x)),
   },
+  {
+    ops: ['causalMask'],
+    name: 'causalMask read by softmax and exp',
+    inputs: [{ shape: [2, 3, 4] }],
+    build: (g, [x]) => {
+      const masked = g.causalMask(x);
+      return g.add(g.softmax(masked), g.exp(g.mul(masked, 0.5)));
+    },
+  },
 ];
 
 /** Checks d sum(op(x) * r) / dx against central differences in float32. */
@@ -342,5 +351,19 @@ describe('autodiff', () => {
     const session = await GraphSession.create(toOnnx(g));
     const result = await session.run({ unused: session.tensor('float32', Float32Array.of(1, 2, 3), [3]) });
     expect(Array.from(result.gu.data as Float32Array)).toEqual([0, 0, 0]);
+  });
+
+  it('causal mask gradient before softmax', () => {
+    const maskPasses = (readers: (g: Graph, masked: Tensor) => Tensor) => {
+      const g = new Graph();
+      const scores = g.parameter('scores', [2, 4, 4]);
+      const masked = g.causalMask(scores);
+      const loss = g.reduceSum(readers(g, masked));
+      const before = g.nodes.length;
+      grad(loss, [scores]);
+      return g.nodes.slice(before).filter((n) => n.op.name === 'where').length;
+    };
+    expect(maskPasses((g, m) => g.softmax(m, -1))).toBe(0);
+    expect(maskPasses((g, m) => g.mul(g.softmax(m, -1), g.exp(m)))).toBe(1);
   });
 });

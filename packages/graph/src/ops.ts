@@ -216,11 +216,18 @@ defineOp({
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_TANH_COEFF = 0.044715;
 
+/**
+ * GELU is x * gate(x). The exact gate is Phi(x) = 0.5 (1 + erf(x / sqrt(2))). The tanh form's gate is
+ * 0.5 (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), which equals sigmoid(2u); written with the
+ * sigmoid it takes 6 element-wise passes instead of 8, and its gradient 8 instead of 11.
+ *
+ * The second output is the gate, which the gradient rule reuses. Where nothing reads it, as in an inference
+ * graph, the exact form is emitted as the pattern that ONNX Runtime fuses into a single Gelu kernel.
+ */
 defineOp({
   name: 'gelu',
   infer: ([x]) => {
     requireFloat('gelu', x);
-    // The second output is tanh(u) or erf(x / sqrt(2)), which the gradient rule reuses.
     return [
       { dtype: x.dtype, shape: [...x.shape] },
       { dtype: x.dtype, shape: [...x.shape] },
@@ -229,49 +236,56 @@ defineOp({
   emit: (e, n) => {
     const x = n.inputs[0].name;
     const dtype = n.inputs[0].dtype as 'float32' | 'float16';
-    const [y, inner] = names(n.outputs);
-    const half = e.temp('gelu_half');
-    e.node('Mul', [x, e.float(0.5, dtype)], [half]);
+    const [y, gate] = names(n.outputs);
     if (n.attrs.approximate === 'tanh') {
-      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const x3 = e.temp('gelu_x3');
-      const cubic = e.temp('gelu_cubic');
-      const sum = e.temp('gelu_sum');
-      const scaled = e.temp('gelu_scaled');
-      e.node('Pow', [x, e.float(3, dtype)], [x3]);
-      e.node('Mul', [x3, e.float(GELU_TANH_COEFF, dtype)], [cubic]);
-      e.node('Add', [x, cubic], [sum]);
-      e.node('Mul', [sum, e.float(SQRT_2_OVER_PI, dtype)], [scaled]);
-      e.node('Tanh', [scaled], [inner]);
-    } else {
-      // 0.5 x (1 + erf(x / sqrt(2)))
-      const scaled = e.temp('gelu_scaled');
-      e.node('Mul', [x, e.float(Math.SQRT1_2, dtype)], [scaled]);
-      e.node('Erf', [scaled], [inner]);
+      // x * sigmoid(x (2 sqrt(2/pi) + 2 sqrt(2/pi) 0.044715 x^2))
+      const square = e.temp('gelu_square');
+      const scaledSquare = e.temp('gelu_scaled_square');
+      const slope = e.temp('gelu_slope');
+      const z = e.temp('gelu_z');
+      e.node('Mul', [x, x], [square]);
+      e.node('Mul', [square, e.float(2 * SQRT_2_OVER_PI * GELU_TANH_COEFF, dtype)], [scaledSquare]);
+      e.node('Add', [scaledSquare, e.float(2 * SQRT_2_OVER_PI, dtype)], [slope]);
+      e.node('Mul', [x, slope], [z]);
+      e.node('Sigmoid', [z], [gate]);
+      e.node('Mul', [x, gate], [y]);
+      return;
     }
+    // 0.5 (1 + erf(x / sqrt(2))) times x
+    const scaled = e.temp('gelu_scaled');
+    const erf = e.temp('gelu_erf');
     const onePlus = e.temp('gelu_one_plus');
-    e.node('Add', [inner, e.float(1, dtype)], [onePlus]);
-    e.node('Mul', [half, onePlus], [y]);
+    e.node('Div', [x, e.float(Math.SQRT2, dtype)], [scaled]);
+    e.node('Erf', [scaled], [erf]);
+    e.node('Add', [erf, e.float(1, dtype)], [onePlus]);
+    if (e.isRead(gate)) {
+      e.node('Mul', [onePlus, e.float(0.5, dtype)], [gate]);
+      e.node('Mul', [x, gate], [y]);
+    } else {
+      const half = e.temp('gelu_half');
+      e.node('Mul', [x, e.float(0.5, dtype)], [half]);
+      e.node('Mul', [half, onePlus], [y]);
+    }
   },
   grad: ({ graph, node, gradOutputs }) => {
     const x = node.inputs[0];
-    const inner = node.outputs[1];
+    const [y, gate] = node.outputs;
     const g = gradOutputs[0]!;
-    const left = graph.mul(graph.add(inner, 1), 0.5);
-    let right: Tensor;
+    let slope: Tensor;
     if (node.attrs.approximate === 'tanh') {
-      // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), with t = tanh(u).
-      const halfDu = graph.add(
-        graph.mul(graph.mul(x, x), 1.5 * GELU_TANH_COEFF * SQRT_2_OVER_PI),
-        0.5 * SQRT_2_OVER_PI,
+      // With y = x sigmoid(z) and z = 2 sqrt(2/pi) (x + 0.044715 x^3):
+      // dy/dx = gate + y (1 - gate) dz/dx, dz/dx = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+      const dz = graph.add(
+        graph.mul(graph.mul(x, x), 6 * SQRT_2_OVER_PI * GELU_TANH_COEFF),
+        2 * SQRT_2_OVER_PI,
       );
-      right = graph.mul(graph.mul(x, graph.sub(1, graph.mul(inner, inner))), halfDu);
+      slope = graph.add(gate, graph.mul(graph.mul(y, graph.sub(1, gate)), dz));
     } else {
-      // d/dx = Phi(x) + x phi(x), with Phi(x) = 0.5 (1 + erf(x / sqrt(2))) and phi the normal density.
+      // dy/dx = Phi(x) + x phi(x), with phi the standard normal density.
       const pdf = graph.mul(graph.exp(graph.mul(graph.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-      right = graph.mul(x, pdf);
+      slope = graph.add(gate, graph.mul(x, pdf));
     }
-    return [graph.mul(g, graph.add(left, right))];
+    return [graph.mul(g, slope)];
   },
 });
 
@@ -1058,11 +1072,24 @@ defineOp({
     e.node('ConstantOfShape', [qk], [ones], { value: attr.scalarTensor('float32', 1) });
     e.node('Trilu', [ones, offset], [lower], { upper: attr.int(0) });
     e.node('Cast', [lower], [mask], { to: attr.int(9) });
-    e.node(
-      'Where',
-      [mask, scores.name, e.float(Number.NEGATIVE_INFINITY, scores.dtype as 'float32' | 'float16')],
-      [out],
-    );
+    // Adding a [q, k] matrix of 0 and -inf broadcasts faster in ONNX Runtime than a Where over all scores.
+    const dtype = scores.dtype as 'float32' | 'float16';
+    const bias = e.temp('causal_bias');
+    e.node('Where', [mask, e.float(0, dtype), e.float(Number.NEGATIVE_INFINITY, dtype)], [bias]);
+    e.node('Add', [scores.name, bias], [out]);
   },
-  grad: ({ graph, node, gradOutputs }) => [graph.where(node.outputs[1], gradOutputs[0]!, 0)],
+  grad: ({ graph, node, gradOutputs }) => {
+    const g = gradOutputs[0]!;
+    // A softmax over the key axis gives the masked positions probability 0 and so gradient exactly 0
+    // (y (g - sum(g y)) with y = 0). When softmax is the only reader, masking the gradient again would be
+    // a wasted pass over every score.
+    const masked = node.outputs[0];
+    const readers = graph.nodes.filter((n) => n.inputs.includes(masked));
+    const keyAxis = masked.rank - 1;
+    const onlySoftmax = readers.every(
+      (n) =>
+        n.op.name === 'softmax' && normalizeAxis(n.attrs.axis as number, masked.rank, 'softmax') === keyAxis,
+    );
+    return [onlySoftmax ? g : graph.where(node.outputs[1], g, 0)];
+  },
 });
