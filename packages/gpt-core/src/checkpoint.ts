@@ -10,11 +10,13 @@ import { configFromMetadata, configToMetadata, type GptConfig, gptParameterShape
 /**
  * Serializes GPT parameters as Hugging Face's `save_pretrained` writes a tied GPT-2: names without the
  * `transformer.` prefix, no `lm_head.weight`, `format: pt` in `__metadata__`, plus the Glassbox config
- * (`nLayer`, ...) so that `gptFromSafetensors` reads the file without `config.json`.
+ * (`nLayer`, ...) so that `gptFromSafetensors` reads the file without `config.json`. `metadata` adds
+ * entries of the caller's own, such as a training step.
  */
 export function gptToSafetensors(
   config: GptConfig,
   parameters: ReadonlyMap<string, Float32Array>,
+  metadata: Record<string, string> = {},
 ): Uint8Array {
   const tensors = new Map<string, TensorEntry>();
   for (const [name, shape] of gptParameterShapes(config)) {
@@ -28,7 +30,7 @@ export function gptToSafetensors(
     }
     tensors.set(name, fromFloat32(data, shape));
   }
-  return serializeSafetensors(tensors, { format: 'pt', ...configToMetadata(config) });
+  return serializeSafetensors(tensors, { ...metadata, format: 'pt', ...configToMetadata(config) });
 }
 
 /**

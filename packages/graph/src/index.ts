@@ -28,6 +28,7 @@ export {
   type TrainingGraphOptions,
   type TrainingStepSpec,
   updatedName,
+  validateOptimizer,
 } from './optim.js';
 export { Rng, type RngState } from './rng.js';
 export {

@@ -94,6 +94,62 @@ export interface TrainingStepSpec {
 
 export const updatedName = (name: string) => `${name}.updated`;
 
+const OPTIMIZER_KEYS = {
+  sgd: ['type', 'momentum', 'dampening', 'nesterov', 'weightDecay'],
+  adam: ['type', 'beta1', 'beta2', 'eps', 'weightDecay'],
+  adamw: ['type', 'beta1', 'beta2', 'eps', 'weightDecay'],
+} as const;
+
+/**
+ * Throws on an optimizer configuration that torch.optim rejects (a negative momentum, epsilon or weight decay,
+ * a beta outside [0, 1), Nesterov without momentum or with dampening), on an unknown type and on a misspelled
+ * key, which would otherwise be ignored.
+ */
+export function validateOptimizer(optimizer: OptimizerConfig): void {
+  if (typeof optimizer !== 'object' || optimizer === null) {
+    throw new Error(
+      `optimizer must be an object such as { type: 'adamw' }, got ${JSON.stringify(optimizer)}.`,
+    );
+  }
+  const type = optimizer.type;
+  if (!Object.hasOwn(OPTIMIZER_KEYS, type)) {
+    throw new Error(`optimizer type must be "sgd", "adam" or "adamw", got ${JSON.stringify(type)}.`);
+  }
+  const allowed: readonly string[] = OPTIMIZER_KEYS[type];
+  const unknown = Object.keys(optimizer).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) {
+    throw new Error(
+      `optimizer ${type} has unknown option ${unknown.map((key) => JSON.stringify(key)).join(', ')}. Valid options: ${allowed.slice(1).join(', ')}.`,
+    );
+  }
+  const check = (key: string, value: number | undefined, valid: (v: number) => boolean, range: string) => {
+    if (value !== undefined && (typeof value !== 'number' || !valid(value))) {
+      throw new Error(`optimizer ${type}: ${key} must be ${range}, got ${JSON.stringify(value) ?? value}.`);
+    }
+  };
+  const nonNegative = (v: number) => Number.isFinite(v) && v >= 0;
+  check('weightDecay', optimizer.weightDecay, nonNegative, 'a finite number >= 0');
+  if (optimizer.type === 'sgd') {
+    check('momentum', optimizer.momentum, nonNegative, 'a finite number >= 0');
+    check('dampening', optimizer.dampening, Number.isFinite, 'a finite number');
+    if (optimizer.nesterov !== undefined && typeof optimizer.nesterov !== 'boolean') {
+      throw new Error(
+        `optimizer sgd: nesterov must be true or false, got ${JSON.stringify(optimizer.nesterov)}.`,
+      );
+    }
+    if (optimizer.nesterov && (!(optimizer.momentum ?? 0) || (optimizer.dampening ?? 0) !== 0)) {
+      throw new Error(
+        `optimizer sgd: Nesterov momentum requires momentum > 0 and dampening 0, got momentum ${optimizer.momentum ?? 0} and dampening ${optimizer.dampening ?? 0}.`,
+      );
+    }
+    return;
+  }
+  const beta = (v: number) => Number.isFinite(v) && v >= 0 && v < 1;
+  check('beta1', optimizer.beta1, beta, 'in [0, 1)');
+  check('beta2', optimizer.beta2, beta, 'in [0, 1)');
+  check('eps', optimizer.eps, nonNegative, 'a finite number >= 0');
+}
+
 /**
  * Appends one training step to `graph`: the backward pass of `loss`, global-norm clipping and the optimizer
  * update, so that a single run computes the loss and every updated parameter and state vector.
@@ -105,6 +161,13 @@ export const updatedName = (name: string) => `${name}.updated`;
 export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGraphOptions): TrainingStepSpec {
   if (loss.rank !== 0) throw new Error(`addTrainingStep: the loss must be a scalar, got ${loss}.`);
   const optimizer = options.optimizer;
+  validateOptimizer(optimizer);
+  const maxGradNorm = options.maxGradNorm ?? 0;
+  if (!Number.isFinite(maxGradNorm) || maxGradNorm < 0) {
+    throw new Error(
+      `addTrainingStep: maxGradNorm must be a finite number >= 0 (0 disables clipping), got ${maxGradNorm}.`,
+    );
+  }
   const settings = graph.parameters.map((p) => ({ parameter: p, ...(options.parameterSettings?.(p) ?? {}) }));
   const trainable = settings.filter((s) => !s.frozen);
   const frozen = settings.filter((s) => s.frozen).map((s) => s.parameter.name);
@@ -174,10 +237,9 @@ export function addTrainingStep(graph: Graph, loss: Tensor, options: TrainingGra
   const squares = groupGrads.map((g) => graph.reduceSum(graph.mul(g, g)));
   const gradNorm = graph.sqrt(squares.reduce((acc, s) => graph.add(acc, s)));
   let clipped = groupGrads;
-  const maxNorm = options.maxGradNorm ?? 0;
-  if (maxNorm > 0) {
+  if (maxGradNorm > 0) {
     // clip_coef = min(1, max_norm / (total_norm + 1e-6)), exactly as torch.nn.utils.clip_grad_norm_.
-    const coefficient = graph.minimum(graph.div(maxNorm, graph.add(gradNorm, 1e-6)), 1);
+    const coefficient = graph.minimum(graph.div(maxGradNorm, graph.add(gradNorm, 1e-6)), 1);
     clipped = groupGrads.map((g) => graph.mul(g, coefficient));
   }
 

@@ -225,3 +225,29 @@ describe('TrainingSession with loss scaling', () => {
     await session.release();
   });
 });
+
+describe('optimizer validation', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ type: 'rmsprop' }, /type must be "sgd", "adam" or "adamw", got "rmsprop"/],
+    [{ type: 'sgd', momentun: 0.9 }, /optimizer sgd has unknown option "momentun"/],
+    [{ type: 'adamw', beta1: 1 }, /beta1 must be in \[0, 1\), got 1/],
+    [{ type: 'adam', eps: -1 }, /eps must be a finite number >= 0, got -1/],
+    [{ type: 'adamw', weightDecay: -5 }, /weightDecay must be a finite number >= 0, got -5/],
+    [{ type: 'sgd', momentum: -0.1 }, /momentum must be a finite number >= 0/],
+    [{ type: 'sgd', nesterov: true }, /Nesterov momentum requires momentum > 0 and dampening 0/],
+    [{ type: 'sgd', nesterov: true, momentum: 0.9, dampening: 0.1 }, /requires momentum > 0 and dampening 0/],
+  ];
+  for (const [optimizer, message] of cases) {
+    it(`rejects ${JSON.stringify(optimizer)}`, async () => {
+      await expect(regression(6, optimizer as OptimizerConfig)).rejects.toThrow(message);
+    });
+  }
+
+  it('negative maxGradNorm', () => {
+    const g = new Graph('clip');
+    const w = g.parameter('w', [2]);
+    expect(() =>
+      addTrainingStep(g, g.reduceSum(g.mul(w, w)), { optimizer: { type: 'sgd' }, maxGradNorm: -1 }),
+    ).toThrow(/maxGradNorm must be a finite number >= 0 \(0 disables clipping\), got -1/);
+  });
+});

@@ -48,7 +48,7 @@ export function encodeCheckpoint(
     options: persisted,
   };
   return {
-    model: gptToSafetensors(options.model, state.parameters),
+    model: gptToSafetensors(options.model, state.parameters, { step: String(state.step) }),
     optimizer: serializeSafetensors(optimizerTensors, { step: String(state.step) }),
     state: `${JSON.stringify(json, null, 2)}\n`,
   };
@@ -68,10 +68,33 @@ export function decodeCheckpoint(
   } catch (error) {
     throw new Error(`${statePath}: invalid JSON (${(error as Error).message}).`);
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new Error(
+      `${statePath}: expected a JSON object written by saveCheckpoint, got ${JSON.stringify(json)}.`,
+    );
+  }
   if (json.format !== 'glassbox-trainer-state' || json.version !== 1) {
     throw new Error(
       `${statePath}: not a Glassbox trainer state (format ${json.format}, version ${json.version}).`,
     );
+  }
+  if (typeof json.options !== 'object' || json.options === null) {
+    throw new Error(
+      `${statePath}: "options" is missing; the file is damaged. Resume from another checkpoint.`,
+    );
+  }
+  // saveCheckpoint renames the state file last, so a save interrupted between its renames leaves tensor
+  // files from a newer step than the state file.
+  for (const [file, metadata] of [
+    [CHECKPOINT_FILES.model, model.metadata],
+    [CHECKPOINT_FILES.optimizer, optimizer.metadata],
+  ] as const) {
+    const saved = metadata.step;
+    if (saved !== undefined && saved !== String(json.step)) {
+      throw new Error(
+        `${directory}: ${file} is from step ${saved} but ${CHECKPOINT_FILES.state} from step ${json.step}, so a save was interrupted. Resume from another checkpoint.`,
+      );
+    }
   }
   const { parameters } = gptFromSafetensors(
     model,

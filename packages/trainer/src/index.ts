@@ -36,4 +36,5 @@ export {
   type TrainerOptions,
   type TrainerState,
   type TrainingData,
+  validateTrainerOptions,
 } from './trainer.js';

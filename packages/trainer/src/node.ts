@@ -1,24 +1,51 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSafetensors } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
 import { CHECKPOINT_FILES, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { firstNonFinite } from './statistics.js';
 import type { TrainerOptions, TrainerState } from './trainer.js';
 
 /**
  * Writes a checkpoint directory: the model (Hugging Face GPT-2 names), the optimizer state and the trainer
- * state. Each file is written to a temporary name and renamed, so an interrupted save leaves the previous
- * file intact. The state file is written last, because its step marks the checkpoint as complete.
+ * state. All three files are written under temporary names first and then renamed, the state file last, so
+ * an interrupted save leaves the previous checkpoint complete. A crash between the renames leaves files of
+ * two steps, which `loadCheckpoint` detects from the step each file records.
+ *
+ * A state with a NaN or infinite parameter or optimizer value is refused, so that a diverged run does not
+ * replace its last good checkpoint.
  */
 export async function saveCheckpoint(
   directory: string,
   state: TrainerState,
   options: TrainerOptions,
 ): Promise<void> {
+  const bad = firstNonFinite(state.parameters) ?? firstNonFinite(state.optimizerState);
+  if (bad) {
+    throw new Error(
+      `saveCheckpoint rejected step ${state.step} for ${directory}: ${bad.name} is ${bad.value} at index ${bad.index}. ` +
+        'The previous checkpoint is kept. Lower the learning rate and resume from it.',
+    );
+  }
   const files = encodeCheckpoint(state, options);
-  await writeFileAtomic(join(directory, CHECKPOINT_FILES.model), files.model);
-  await writeFileAtomic(join(directory, CHECKPOINT_FILES.optimizer), files.optimizer);
-  await writeFileAtomic(join(directory, CHECKPOINT_FILES.state), files.state);
+  const staged: { temporary: string; final: string }[] = [];
+  try {
+    for (const [name, data] of [
+      [CHECKPOINT_FILES.model, files.model],
+      [CHECKPOINT_FILES.optimizer, files.optimizer],
+      [CHECKPOINT_FILES.state, files.state],
+    ] as const) {
+      const final = join(directory, name);
+      const temporary = join(directory, `.${name}.${randomBytes(6).toString('hex')}.partial`);
+      await writeFileAtomic(temporary, data);
+      staged.push({ temporary, final });
+    }
+  } catch (error) {
+    await Promise.all(staged.map(({ temporary }) => rm(temporary, { force: true })));
+    throw error;
+  }
+  for (const { temporary, final } of staged) await rename(temporary, final);
 }
 
 /** Reads a checkpoint directory written by `saveCheckpoint`. */

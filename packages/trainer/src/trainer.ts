@@ -17,6 +17,7 @@ import {
   type SessionOptions,
   TrainingSession,
   toOnnx,
+  validateOptimizer,
 } from '@glassbox/graph';
 import type * as ort from 'onnxruntime-common';
 import { RandomWindowSampler, type TokenArray } from './data.js';
@@ -93,6 +94,7 @@ export interface StepMetrics {
 export interface TrainerState {
   step: number;
   parameters: Map<string, Float32Array>;
+  /** Every optimizer tensor; an empty map at step 0 starts a fresh optimizer on `parameters`. */
   optimizerState: Map<string, Float32Array>;
   batchRng: RngState;
   dropoutRng: RngState;
@@ -159,6 +161,86 @@ function checkLossScalerOptions(settings: LossScalerOptions | undefined, precisi
 }
 
 /**
+ * Throws unless `given` contains exactly the tensors of `expected`, with the same sizes. Loading a state with
+ * a tensor missing would leave that tensor at its initial value and silently resume a different run.
+ */
+function checkStateTensors(
+  field: string,
+  given: ReadonlyMap<string, Float32Array>,
+  expected: ReadonlyMap<string, Float32Array>,
+): void {
+  if (!(given instanceof Map)) {
+    throw new Error(
+      `the trainer state's ${field} must be a Map of Float32Arrays, got ${describeValue(given)}.`,
+    );
+  }
+  const missing = [...expected.keys()].filter((name) => !given.has(name));
+  const unexpected = [...given.keys()].filter((name) => !expected.has(name));
+  if (missing.length > 0 || unexpected.length > 0) {
+    const parts = [
+      missing.length > 0
+        ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? `, and ${missing.length - 5} more` : ''}`
+        : '',
+      unexpected.length > 0
+        ? `unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? `, and ${unexpected.length - 5} more` : ''}`
+        : '',
+    ].filter(Boolean);
+    throw new Error(
+      `the trainer state's ${field} do not match this model and optimizer: ${parts.join('; ')}. Resume with the options the state was saved with.`,
+    );
+  }
+  for (const [name, data] of given) {
+    const size = expected.get(name)!.length;
+    if (!(data instanceof Float32Array) || data.length !== size) {
+      throw new Error(
+        `the trainer state's ${field} entry ${name} must be a Float32Array of ${size} values, got ${data instanceof Float32Array ? `${data.length} values` : describeValue(data)}.`,
+      );
+    }
+  }
+}
+
+/**
+ * Throws on trainer options that would crash ONNX Runtime or train with a different setting than the one
+ * given: sizes that are not positive integers, learning rates and decay values that are negative or not
+ * finite, betas outside [0, 1). The model, optimizer, schedule and loss scaler are checked by their own
+ * validators.
+ */
+export function validateTrainerOptions(options: TrainerOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new Error(`trainer options must be an object, got ${JSON.stringify(options)}.`);
+  }
+  const check = (key: keyof TrainerOptions, valid: (value: number) => boolean, expected: string) => {
+    const value = options[key];
+    if (typeof value !== 'number' || !valid(value)) {
+      throw new Error(`trainer option ${key} must be ${expected}, got ${describeValue(value)}.`);
+    }
+  };
+  const positiveInteger = (v: number) => Number.isSafeInteger(v) && v > 0;
+  const nonNegativeInteger = (v: number) => Number.isSafeInteger(v) && v >= 0;
+  const nonNegative = (v: number) => Number.isFinite(v) && v >= 0;
+  const beta = (v: number) => Number.isFinite(v) && v >= 0 && v < 1;
+  check('batchSize', positiveInteger, 'a positive integer');
+  check('learningRate', nonNegative, 'a finite number >= 0');
+  check('minLearningRate', nonNegative, 'a finite number >= 0');
+  check('warmupSteps', nonNegativeInteger, 'an integer >= 0');
+  check('maxSteps', positiveInteger, 'a positive integer');
+  check('weightDecay', nonNegative, 'a finite number >= 0');
+  check('beta1', beta, 'in [0, 1)');
+  check('beta2', beta, 'in [0, 1)');
+  check('gradClip', nonNegative, 'a finite number >= 0 (0 disables clipping)');
+  check('evalIters', positiveInteger, 'a positive integer');
+  check('seed', Number.isSafeInteger, 'an integer');
+  if (options.gradientAccumulationSteps !== undefined) {
+    check('gradientAccumulationSteps', positiveInteger, 'a positive integer');
+  }
+  if (typeof options.model !== 'object' || options.model === null) {
+    throw new Error(
+      `trainer option model must be a GPT config from resolveGptConfig, got ${describeValue(options.model)}.`,
+    );
+  }
+}
+
+/**
  * Pretrains a GPT on a token stream with AdamW, nanoGPT's warmup-then-cosine schedule, global-norm clipping
  * and random-window batches. One `step()` is one ONNX Runtime run of a graph that contains the forward pass,
  * the backward pass and the optimizer update.
@@ -197,6 +279,7 @@ export class GptTrainer {
     data: TrainingData,
     state?: TrainerState,
   ): Promise<GptTrainer> {
+    validateTrainerOptions(options);
     const { model, batchSize } = options;
     const { blockSize } = model;
     const trainSizes = [data.train.length, data.validation.length];
@@ -229,6 +312,7 @@ export class GptTrainer {
     });
     const loss = g.crossEntropy(logits, targets);
     if (options.schedule) validateSchedule(options.schedule);
+    if (options.optimizer) validateOptimizer(options.optimizer);
     const optimizer: OptimizerConfig = options.optimizer ?? {
       type: 'adamw',
       beta1: options.beta1,
@@ -263,6 +347,13 @@ export class GptTrainer {
     const dropoutRng = state ? Rng.fromState(state.dropoutRng) : batchRng.fork(1);
     const evalRng = state ? Rng.fromState(state.evalRng) : batchRng.fork(2);
     if (state) {
+      checkStateTensors('parameters', state.parameters, training.parameters());
+      // At step 0 an empty optimizer state means a fresh optimizer on the given weights.
+      const freshOptimizer =
+        state.step === 0 && state.optimizerState instanceof Map && state.optimizerState.size === 0;
+      if (!freshOptimizer) {
+        checkStateTensors('optimizerState', state.optimizerState, training.optimizerState());
+      }
       training.load(state.parameters);
       training.load(state.optimizerState);
       training.step = state.step;
@@ -279,10 +370,24 @@ export class GptTrainer {
    * non-negative integer. A hand-edited or damaged checkpoint shows up here.
    */
   static validateState(state: TrainerState): void {
+    if (typeof state !== 'object' || state === null) {
+      throw new Error(
+        `the trainer state must be an object from trainer.state(), got ${describeValue(state)}.`,
+      );
+    }
     if (!Number.isSafeInteger(state.step) || state.step < 0) {
       throw new Error(
         `the trainer state's step must be a non-negative integer, got ${describeValue(state.step)}.`,
       );
+    }
+    for (const key of ['batchRng', 'dropoutRng', 'evalRng'] as const) {
+      try {
+        Rng.fromState(state[key]);
+      } catch (error) {
+        throw new Error(
+          `the trainer state's ${key} is not a random generator state: ${(error as Error).message}. Use a state from trainer.state().`,
+        );
+      }
     }
     const scaler = state.lossScaler;
     if (scaler === undefined) return;
@@ -352,8 +457,10 @@ export class GptTrainer {
         : `the loss is ${loss} and the gradient norm ${gradNorm} while every parameter is finite`;
       const advice =
         this.options.precision === 'mixed-float16'
-          ? 'Lower the learning rate, enable gradient clipping or train with precision "float32", because float16 overflows above 65504.'
-          : 'Lower the learning rate or enable gradient clipping.';
+          ? `Lower the learning rate${this.options.gradClip > 0 ? '' : ', enable gradient clipping (gradClip)'} or train with precision "float32", because float16 overflows above 65504.`
+          : this.options.gradClip > 0
+            ? 'Lower the learning rate.'
+            : 'Lower the learning rate or enable gradient clipping (gradClip).';
       throw new Error(`training stopped at step ${this.training.step}: ${where}. ${advice}`);
     }
     this.consecutiveSkips = skipped ? this.consecutiveSkips + 1 : 0;
