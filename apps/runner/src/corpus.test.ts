@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from './args.js';
-import { checkCorpusLength, loadCorpus, mobyDickText, splitSizes } from './corpus.js';
+import { checkCorpusLength, hashCorpusText, loadCorpus, mobyDickText, splitSizes } from './corpus.js';
 
 let directory: string;
 
@@ -159,5 +160,17 @@ describe('checkCorpusLength', () => {
   it('accepts splits of exactly block size + 1', () => {
     expect(checkCorpusLength(130, 64, 0.5)).toEqual({ train: 65, validation: 65 });
     expect(() => checkCorpusLength(129, 64, 0.5)).toThrow(UsageError);
+  });
+});
+
+describe('hashCorpusText', () => {
+  it('returns the SHA-256 in hex', () => {
+    // The SHA-256 of "abc", the common test vector that `sha256sum` also prints.
+    expect(hashCorpusText('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('hashes text as UTF-8', () => {
+    const utf8Bytes = Buffer.from([0xc3, 0xa9]);
+    expect(hashCorpusText('é')).toBe(createHash('sha256').update(utf8Bytes).digest('hex'));
   });
 });

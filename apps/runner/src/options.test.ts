@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { closestMatch, POSITIVE_INTEGER, parseNumber, UsageError } from './args.js';
 import {
@@ -249,6 +250,20 @@ describe('parseTrainOptions', () => {
     [['--out', ' '], '--out must be a path, got an empty value.'],
   ])('rejects %j', (argv, message) => {
     expect(usageErrorOf(() => parseTrainOptions(argv))).toBe(message);
+  });
+
+  it('rejects --threads above the CPU count', () => {
+    const limit = availableParallelism();
+    const message = usageErrorOf(() => parseTrainOptions(['--threads', String(limit + 1)]));
+    expect(message).toBe(
+      `--threads must be at most ${limit}, the CPU threads available to this process ` +
+        `(os.availableParallelism()), got ${limit + 1}. Choose a smaller --threads, or drop it to let ONNX Runtime choose.`,
+    );
+  });
+
+  it('accepts --threads equal to the CPU count', () => {
+    const limit = availableParallelism();
+    expect(train(['--threads', String(limit)]).threads).toBe(limit);
   });
 
   it('rejects --n-embd that --n-head does not divide', () => {

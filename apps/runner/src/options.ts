@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
   choiceOption,
@@ -64,7 +65,10 @@ export interface TrainOptions {
   seed: number;
   /** Run directory to continue training from. */
   resume?: string;
-  /** Intra-op thread count for ONNX Runtime, or undefined to let ONNX Runtime choose. */
+  /**
+   * Intra-op thread count for ONNX Runtime, at most `os.availableParallelism()`, or undefined to let ONNX
+   * Runtime choose.
+   */
   threads?: number;
   /** Writes `lr.svg` and `lr.png`: the learning rate of every step of the run. */
   plotLr: boolean;
@@ -337,7 +341,7 @@ const TRAIN_OPTION_DESCRIPTORS: readonly OptionDescriptor[] = [
   {
     flag: 'threads',
     valueName: 'N',
-    description: 'intra-op CPU threads for ONNX Runtime',
+    description: 'intra-op CPU threads for ONNX Runtime, at most the CPU threads available to the process',
     defaultText: "ONNX Runtime's choice",
   },
   { flag: 'plot-lr', description: 'also write lr.svg and lr.png: the learning rate of every step' },
@@ -391,6 +395,16 @@ const trainSchema = z
         message:
           `--bpe-vocab-size must be at least 257 (the 256 byte tokens plus one merge), got ${options.bpeVocabSize}. ` +
           'Choose a larger vocabulary.',
+      });
+    }
+    // More intra-op threads than the process has CPU threads cannot run at once.
+    const cpuThreads = availableParallelism();
+    if (options.threads !== undefined && options.threads > cpuThreads) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          `--threads must be at most ${cpuThreads}, the CPU threads available to this process ` +
+          `(os.availableParallelism()), got ${options.threads}. Choose a smaller --threads, or drop it to let ONNX Runtime choose.`,
       });
     }
     if (options.minLr > options.lr) {

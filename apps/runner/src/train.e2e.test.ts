@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,14 @@ async function readMetricsLines(runDirectory: string): Promise<MetricsLine[]> {
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+}
+
+/** Rewrites the run's config.json with `change` applied to its `glassbox` section. */
+async function editRunSettings(runDirectory: string, change: (settings: Record<string, unknown>) => void) {
+  const path = join(runDirectory, 'config.json');
+  const config = await readJson(path);
+  change(config.glassbox as Record<string, unknown>);
+  await writeFile(path, JSON.stringify(config, null, 2));
 }
 
 async function readCheckpointStep(runDirectory: string): Promise<unknown> {
@@ -434,6 +442,259 @@ describe('glassbox train resume options', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  it(
+    'rejects a run without tokenizer.json',
+    async () => {
+      const copy = join(directory, 'without-tokenizer');
+      await cp(finishedDirectory, copy, { recursive: true });
+      await rm(join(copy, 'tokenizer.json'));
+      const result = await runCli(['train', '--resume', copy]);
+      expectOneLineError(result, 'train', [`--resume ${copy} is missing tokenizer.json;`, '--resume.']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox train resume with a moved corpus', () => {
+  let run: string;
+  let originalPath: string;
+  let movedPath: string;
+  let editedPath: string;
+
+  /** Copies the trained run, so that each case resumes its own directory. */
+  const copyRun = async (name: string) => {
+    const copy = join(directory, name);
+    await cp(run, copy, { recursive: true });
+    return copy;
+  };
+
+  beforeAll(async () => {
+    run = join(directory, 'moved-corpus-run');
+    originalPath = join(directory, 'original-corpus.txt');
+    movedPath = join(directory, 'moved-corpus.txt');
+    editedPath = join(directory, 'edited-corpus.txt');
+    await writeFile(originalPath, corpusText());
+    // Swapping two words keeps the characters, so the char tokenizer still encodes the edited text.
+    await writeFile(editedPath, corpusText().replace('whale rose', 'rose whale'));
+    const result = await runCli([
+      'train',
+      '--corpus',
+      originalPath,
+      '--steps',
+      '4',
+      '--out',
+      run,
+      ...TINY_MODEL,
+    ]);
+    expect(result.status).toBe(0);
+    await rename(originalPath, movedPath);
+  }, TEST_TIMEOUT_MS);
+
+  it('records the corpus hash', async () => {
+    const settings = (await readJson(join(run, 'config.json'))).glassbox as Record<string, unknown>;
+    const { hashCorpusText } = await import('./corpus.js');
+    expect(settings.corpusSha256).toBe(hashCorpusText(corpusText()));
+  });
+
+  it(
+    'asks for --corpus when moved',
+    async () => {
+      const copy = await copyRun('moved-without-option');
+      const result = await runCli(['train', '--resume', copy, '--steps', '5']);
+      expectOneLineError(result, 'train', [`corpus file ${originalPath}`, 'not found', 'with --corpus']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'accepts the moved file by hash',
+    async () => {
+      const copy = await copyRun('moved-with-option');
+      const result = await runCli(['train', '--resume', copy, '--corpus', movedPath, '--steps', '5']);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toContain(`from ${movedPath} in place of ${originalPath}; its text matches`);
+      const settings = (await readJson(join(copy, 'config.json'))).glassbox as Record<string, unknown>;
+      expect(settings.corpus).toBe(movedPath);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects --corpus with other text',
+    async () => {
+      const copy = await copyRun('moved-to-edited');
+      const result = await runCli(['train', '--resume', copy, '--corpus', editedPath, '--steps', '5']);
+      expectOneLineError(result, 'train', [
+        `--corpus ${editedPath}`,
+        originalPath,
+        'changed since the checkpoint',
+      ]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects edited text in place',
+    async () => {
+      const copy = await copyRun('edited-in-place');
+      // The recorded path now contains other text, as if the file had been edited after the checkpoint.
+      await editRunSettings(copy, (settings) => {
+        settings.corpus = editedPath;
+      });
+      const result = await runCli(['train', '--resume', copy, '--steps', '5']);
+      expectOneLineError(result, 'train', [`corpus file ${editedPath}`, 'changed since the checkpoint']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'accepts moved files of unhashed runs',
+    async () => {
+      const copy = await copyRun('unhashed-moved');
+      await editRunSettings(copy, (settings) => {
+        delete settings.corpusSha256;
+      });
+      const result = await runCli(['train', '--resume', copy, '--corpus', movedPath, '--steps', '5']);
+      expect(result.status).toBe(0);
+      expect(result.stderr).toContain('records no corpus hash');
+      const settings = (await readJson(join(copy, 'config.json'))).glassbox as Record<string, unknown>;
+      expect(settings.corpus).toBe(movedPath);
+      expect(typeof settings.corpusSha256).toBe('string');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects other files for unhashed runs',
+    async () => {
+      const copy = await copyRun('unhashed-other');
+      // The recorded file exists, so a run without a hash keeps it.
+      await editRunSettings(copy, (settings) => {
+        delete settings.corpusSha256;
+        settings.corpus = movedPath;
+      });
+      const result = await runCli(['train', '--resume', copy, '--corpus', corpusPath, '--steps', '5']);
+      expectOneLineError(result, 'train', [`--corpus ${corpusPath} differs from ${movedPath}`]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox train bpe resume', () => {
+  // The generated corpus has few distinct words, so BPE runs out of pairs long before 2000 tokens.
+  const requested = '2000';
+  let run: string;
+  let trainedSize: unknown;
+
+  beforeAll(async () => {
+    run = join(directory, 'bpe-early-stop');
+    const result = await runCli([
+      'train',
+      '--corpus',
+      corpusPath,
+      '--tokenizer',
+      'bpe',
+      '--bpe-vocab-size',
+      requested,
+      '--steps',
+      '2',
+      '--out',
+      run,
+      ...TINY_MODEL,
+    ]);
+    expect(result.status).toBe(0);
+    trainedSize = (await readJson(join(run, 'config.json'))).vocab_size;
+  }, TEST_TIMEOUT_MS);
+
+  const resume = (copy: string, size: string) =>
+    runCli(['train', '--resume', copy, '--tokenizer', 'bpe', '--bpe-vocab-size', size, '--steps', '3']);
+
+  it('records the requested vocabulary size', async () => {
+    expect(trainedSize).toBeLessThan(Number(requested));
+    const settings = (await readJson(join(run, 'config.json'))).glassbox as Record<string, unknown>;
+    expect(settings.bpeVocabSize).toBe(Number(requested));
+  });
+
+  it(
+    'accepts the requested size',
+    async () => {
+      const copy = join(directory, 'bpe-resume-requested');
+      await cp(run, copy, { recursive: true });
+      const result = await resume(copy, requested);
+      expect(result.stderr).not.toContain('differs');
+      expect(result.status).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'accepts the trained size',
+    async () => {
+      const copy = join(directory, 'bpe-resume-trained');
+      await cp(run, copy, { recursive: true });
+      const result = await resume(copy, String(trainedSize));
+      expect(result.stderr).not.toContain('differs');
+      expect(result.status).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'rejects another size',
+    async () => {
+      const result = await resume(run, '1500');
+      expectOneLineError(result, 'train', [`--bpe-vocab-size 1500 differs from ${requested}`]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'accepts the trained size without record',
+    async () => {
+      const copy = join(directory, 'bpe-resume-unrecorded');
+      await cp(run, copy, { recursive: true });
+      await editRunSettings(copy, (settings) => {
+        delete settings.bpeVocabSize;
+      });
+      const result = await resume(copy, String(trainedSize));
+      expect(result.stderr).not.toContain('differs');
+      expect(result.status).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('glassbox train --plot-lr', () => {
+  it(
+    'plots the longest possible run',
+    async () => {
+      const run = join(directory, 'plot-max-steps');
+      const { child, done } = startCli([
+        'train',
+        '--corpus',
+        corpusPath,
+        '--steps',
+        String(Number.MAX_SAFE_INTEGER),
+        '--eval-interval',
+        '1000000',
+        '--plot-lr',
+        '--out',
+        run,
+        ...TINY_MODEL,
+      ]);
+      // The chart is written before the first step, so one metrics line means that plotting finished.
+      await waitForMetricsLines(run, 1, done);
+      child.kill('SIGINT');
+      const result = await done;
+      expect(result.status).toBe(130);
+      const svg = await readFile(join(run, 'lr.svg'), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      const png = await readFile(join(run, 'lr.png'));
+      expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('glassbox train bpe', () => {
@@ -542,6 +803,8 @@ describe('glassbox generate', () => {
 
 describe('glassbox train invalid input', () => {
   const occupied = () => join(directory, 'occupied-run');
+  const regularFile = () => join(directory, 'regular-file');
+  const tooManyThreads = String(availableParallelism() + 1);
   const cases: { name: string; argv: () => string[]; names: () => string[] }[] = [
     {
       name: 'missing corpus file',
@@ -576,9 +839,25 @@ describe('glassbox train invalid input', () => {
       names: () => ['--block-size 200000', '--batch-size 64', 'GiB'],
     },
     {
+      // By the memory estimate, 64 positions of width 1e9 need about 7 TiB of activations.
+      name: 'too wide a model for memory',
+      argv: () => ['--n-embd', '1000000000'],
+      names: () => ['--n-embd 1000000000', '--n-layer 1', 'GiB', 'smaller --n-embd'],
+    },
+    {
       name: 'an --out that holds a run',
       argv: () => ['--out', occupied()],
       names: () => [`--out ${occupied()}`, `--resume ${occupied()}`],
+    },
+    {
+      name: 'an --out that is a file',
+      argv: () => ['--out', regularFile()],
+      names: () => [`--out ${regularFile()} is an existing file`, 'another --out'],
+    },
+    {
+      name: 'more --threads than CPUs',
+      argv: () => ['--threads', tooManyThreads],
+      names: () => ['--threads', `at most ${availableParallelism()}`, `got ${tooManyThreads}`],
     },
   ];
 
@@ -586,6 +865,7 @@ describe('glassbox train invalid input', () => {
     await mkdir(occupied(), { recursive: true });
     await writeFile(join(occupied(), 'model.safetensors'), 'not replaced');
     await writeFile(join(directory, 'empty.txt'), '');
+    await writeFile(regularFile(), 'not a directory');
     await writeFile(join(directory, 'ten.txt'), '0123456789');
   });
 

@@ -14,9 +14,11 @@ export {
 export {
   applyInitRules,
   fans,
+  INIT_SCHEME_TYPES,
   type InitRule,
   type InitScheme,
   initialize,
+  validateInitScheme,
   type WeightLayout,
 } from './init.js';
 export { type EvaluationReport, runTraining, type StepReport, type TrainingLoopOptions } from './loop.js';

@@ -50,7 +50,139 @@ export function fans(
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
-/** Fills `data` (of a tensor with `shape`) with values drawn by `scheme`. */
+export const INIT_SCHEME_TYPES = [
+  'normal',
+  'truncated-normal',
+  'xavier-normal',
+  'xavier-uniform',
+  'kaiming-uniform',
+  'linear-default',
+  'embedding-default',
+  'gpt2-residual',
+  'zeros',
+  'ones',
+  'constant',
+] as const;
+
+type InitSchemeType = (typeof INIT_SCHEME_TYPES)[number];
+
+interface OptionRule {
+  test: (value: unknown) => boolean;
+  expected: string;
+  optional?: boolean;
+}
+
+const finite: OptionRule = { test: (v) => Number.isFinite(v), expected: 'a finite number' };
+const optionalFinite: OptionRule = { ...finite, optional: true };
+const positiveStd: OptionRule = {
+  test: (v) => Number.isFinite(v) && (v as number) > 0,
+  // A zero std would draw the mean everywhere, which the `constant` scheme states directly.
+  expected: 'a finite positive number (use the constant scheme for a fixed value)',
+};
+const optionalPositive: OptionRule = {
+  test: (v) => Number.isFinite(v) && (v as number) > 0,
+  expected: 'a finite positive number',
+  optional: true,
+};
+const positiveInteger: OptionRule = {
+  test: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+  expected: 'a positive integer',
+};
+const optionalPositiveInteger: OptionRule = { ...positiveInteger, optional: true };
+
+/** The options of each scheme besides `type`. */
+const SCHEME_OPTIONS: Record<InitSchemeType, Record<string, OptionRule>> = {
+  normal: { mean: optionalFinite, std: positiveStd },
+  'truncated-normal': { mean: optionalFinite, std: positiveStd, a: optionalFinite, b: optionalFinite },
+  'xavier-normal': { gain: optionalPositive },
+  'xavier-uniform': { gain: optionalPositive },
+  'kaiming-uniform': {
+    a: optionalFinite,
+    mode: {
+      test: (v) => v === 'fan_in' || v === 'fan_out',
+      expected: '"fan_in" or "fan_out"',
+      optional: true,
+    },
+  },
+  'linear-default': { fanIn: optionalPositiveInteger },
+  'embedding-default': {},
+  'gpt2-residual': { nLayer: positiveInteger },
+  zeros: {},
+  ones: {},
+  constant: { value: finite },
+};
+
+/** Formats a value for an error message: numbers as written (NaN too), others as JSON. */
+function describeValue(value: unknown): string {
+  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
+}
+
+/**
+ * Checks an initialization scheme: a known type, every required option present, no unknown option, and
+ * numbers in range. Throws an error that names the option and returns `scheme` unchanged.
+ */
+export function validateInitScheme(scheme: InitScheme): InitScheme {
+  if (typeof scheme !== 'object' || scheme === null) {
+    throw new Error(`init scheme: expected an object with a type, got ${describeValue(scheme)}.`);
+  }
+  const type = (scheme as { type: unknown }).type;
+  if (!(INIT_SCHEME_TYPES as readonly unknown[]).includes(type)) {
+    throw new Error(
+      `init scheme: type must be one of ${INIT_SCHEME_TYPES.join(', ')}, got ${describeValue(type)}.`,
+    );
+  }
+
+  const options = SCHEME_OPTIONS[type as InitSchemeType];
+  const names = Object.keys(options);
+  for (const key of Object.keys(scheme)) {
+    if (key !== 'type' && !names.includes(key)) {
+      const known = ['type', ...names].join(', ');
+      throw new Error(`init scheme ${type}: unknown option ${JSON.stringify(key)}, expected only ${known}.`);
+    }
+  }
+
+  const values = scheme as unknown as Record<string, unknown>;
+  for (const [name, rule] of Object.entries(options)) {
+    const value = values[name];
+    if (value === undefined) {
+      if (rule.optional) continue;
+      throw new Error(`init scheme ${type}: ${name} is missing, expected ${rule.expected}.`);
+    }
+    if (!rule.test(value)) {
+      throw new Error(`init scheme ${type}: ${name} must be ${rule.expected}, got ${describeValue(value)}.`);
+    }
+  }
+
+  if (scheme.type === 'truncated-normal') {
+    const a = scheme.a ?? -2;
+    const b = scheme.b ?? 2;
+    if (!(a < b)) {
+      throw new Error(
+        `init scheme truncated-normal: the lower bound a must be less than the upper bound b, got a = ${a} and b = ${b}.`,
+      );
+    }
+  }
+  return scheme;
+}
+
+function checkShape(data: Float32Array, shape: readonly number[]): void {
+  if (shape == null || !Array.from(shape).every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new Error(
+      `initialize: shape must be a list of non-negative integers, got ${describeValue(shape)}.`,
+    );
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== data.length) {
+    throw new Error(
+      `initialize: shape [${shape}] has ${size} elements but data has ${data.length}, so pass the tensor's own shape.`,
+    );
+  }
+}
+
+/**
+ * Fills `data` (of a tensor with `shape`) with values drawn by `scheme`. Throws for an invalid scheme or a
+ * shape whose element count differs from `data.length`. A tensor with no elements is returned unchanged.
+ */
 export function initialize(
   data: Float32Array,
   shape: readonly number[],
@@ -58,6 +190,13 @@ export function initialize(
   rng: Rng,
   layout: WeightLayout = 'in-out',
 ): Float32Array {
+  validateInitScheme(scheme);
+  checkShape(data, shape);
+  if (layout !== 'in-out' && layout !== 'out-in') {
+    throw new Error(`initialize: layout must be "in-out" or "out-in", got ${describeValue(layout)}.`);
+  }
+  if (data.length === 0) return data;
+
   switch (scheme.type) {
     case 'normal':
       return rng.fillNormal(data, scheme.mean ?? 0, scheme.std) as Float32Array;
@@ -109,10 +248,26 @@ export interface InitRule {
   scheme: InitScheme;
 }
 
-function toRegExp(pattern: RegExp | string): RegExp {
-  if (pattern instanceof RegExp) return pattern;
+/**
+ * Returns a test for `pattern`. A RegExp is copied, and its lastIndex is reset before each test, because
+ * `RegExp.prototype.test` with the `g` or `y` flag starts at lastIndex and advances it after a match.
+ */
+function toMatcher(pattern: RegExp | string, index: number): (name: string) => boolean {
+  if (pattern instanceof RegExp) {
+    const copy = new RegExp(pattern);
+    return (name) => {
+      copy.lastIndex = 0;
+      return copy.test(name);
+    };
+  }
+  if (typeof pattern !== 'string') {
+    throw new Error(
+      `applyInitRules: rule ${index} pattern must be a RegExp or a glob string, got ${describeValue(pattern)}.`,
+    );
+  }
   const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
+  const re = new RegExp(`^${escaped}$`);
+  return (name) => re.test(name);
 }
 
 /**
@@ -125,10 +280,13 @@ export function applyInitRules(
   rng: Rng,
   layout: WeightLayout = 'in-out',
 ): string[][] {
-  const compiled = rules.map((rule) => toRegExp(rule.pattern));
+  // Patterns and schemes are checked before any parameter changes. A shape error from `initialize` can still
+  // stop the loop after earlier parameters were filled.
+  const matchers = rules.map((rule, index) => toMatcher(rule.pattern, index));
+  for (const rule of rules) validateInitScheme(rule.scheme);
   const matched: string[][] = rules.map(() => []);
   for (const [name, { shape, data }] of parameters) {
-    const index = compiled.findIndex((re) => re.test(name));
+    const index = matchers.findIndex((matches) => matches(name));
     if (index < 0) continue;
     initialize(data, shape, rules[index].scheme, rng, layout);
     matched[index].push(name);

@@ -19,8 +19,11 @@ export const SCHEDULE_TYPES = [
   'step',
 ] as const;
 
-/** Returns the factor that multiplies the peak learning rate at `step`. */
+/** Returns the factor that multiplies the peak learning rate at `step`, a non-negative integer. */
 export function scheduleMultiplier(config: ScheduleConfig, step: number): number {
+  if (!Number.isSafeInteger(step) || step < 0) {
+    throw new Error(`scheduleMultiplier: step must be a non-negative integer, got ${describeValue(step)}.`);
+  }
   switch (config.type) {
     case 'constant':
       return 1;
@@ -38,22 +41,98 @@ export function scheduleMultiplier(config: ScheduleConfig, step: number): number
     }
     case 'step':
       return config.gamma ** Math.floor(step / config.stepSize);
+    default:
+      throw makeUnknownTypeError((config as { type: unknown }).type);
   }
 }
 
-/** Checks a schedule's numbers, with an error that names the field. */
+type ScheduleType = (typeof SCHEDULE_TYPES)[number];
+
+interface FieldRule {
+  test: (value: unknown) => boolean;
+  expected: string;
+  optional?: boolean;
+}
+
+const nonNegativeInteger: FieldRule = {
+  test: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  expected: 'a non-negative integer',
+};
+const positiveInteger: FieldRule = {
+  test: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+  expected: 'a positive integer',
+};
+
+/** The options of each schedule type besides `type`, with the values they accept. */
+const SCHEDULE_FIELDS: Record<ScheduleType, Record<string, FieldRule>> = {
+  constant: {},
+  'constant-with-warmup': { warmupSteps: nonNegativeInteger },
+  'linear-with-warmup': { warmupSteps: nonNegativeInteger, totalSteps: positiveInteger },
+  'cosine-with-warmup': {
+    warmupSteps: nonNegativeInteger,
+    totalSteps: positiveInteger,
+    // Hugging Face's num_cycles is a float with default 0.5, which decays once along a half-cosine to 0.
+    numCycles: {
+      test: (v) => Number.isFinite(v) && (v as number) >= 0,
+      expected: 'a finite non-negative number',
+      optional: true,
+    },
+  },
+  step: {
+    stepSize: positiveInteger,
+    gamma: { test: (v) => Number.isFinite(v) && (v as number) > 0, expected: 'a finite positive number' },
+  },
+};
+
+/** Formats a value for an error message: numbers as written (NaN too), others as JSON. */
+function describeValue(value: unknown): string {
+  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
+}
+
+function makeUnknownTypeError(type: unknown): Error {
+  return new Error(`schedule: type must be one of ${SCHEDULE_TYPES.join(', ')}, got ${describeValue(type)}.`);
+}
+
+/**
+ * Checks a schedule before training: a known type, every required option present, no unknown option,
+ * integer step counts, warmupSteps at most totalSteps, a finite numCycles >= 0 and a finite gamma > 0.
+ * Throws an error that names the option, and otherwise returns `config` unchanged.
+ */
 export function validateSchedule(config: ScheduleConfig): ScheduleConfig {
-  const check = (name: string, value: number, rule: (v: number) => boolean, expected: string) => {
-    if (!rule(value)) throw new Error(`schedule ${config.type}: ${name} must be ${expected}, got ${value}.`);
-  };
-  const nonNegativeInteger = (v: number) => Number.isInteger(v) && v >= 0;
-  if ('warmupSteps' in config)
-    check('warmupSteps', config.warmupSteps, nonNegativeInteger, 'a non-negative integer');
-  if ('totalSteps' in config)
-    check('totalSteps', config.totalSteps, nonNegativeInteger, 'a non-negative integer');
-  if (config.type === 'step') {
-    check('stepSize', config.stepSize, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-    check('gamma', config.gamma, (v) => v > 0, 'positive');
+  if (typeof config !== 'object' || config === null) {
+    throw new Error(`schedule: expected an object with a type, got ${describeValue(config)}.`);
+  }
+  const type = (config as { type: unknown }).type;
+  if (!(SCHEDULE_TYPES as readonly unknown[]).includes(type)) throw makeUnknownTypeError(type);
+
+  const fields = SCHEDULE_FIELDS[type as ScheduleType];
+  const names = Object.keys(fields);
+  for (const key of Object.keys(config)) {
+    if (key !== 'type' && !names.includes(key)) {
+      const known = ['type', ...names].join(', ');
+      throw new Error(`schedule ${type}: unknown option ${JSON.stringify(key)}, expected only ${known}.`);
+    }
+  }
+
+  const values = config as unknown as Record<string, unknown>;
+  for (const [name, rule] of Object.entries(fields)) {
+    const value = values[name];
+    if (value === undefined) {
+      if (rule.optional) continue;
+      throw new Error(`schedule ${type}: ${name} is missing, expected ${rule.expected}.`);
+    }
+    if (!rule.test(value)) {
+      throw new Error(`schedule ${type}: ${name} must be ${rule.expected}, got ${describeValue(value)}.`);
+    }
+  }
+
+  // A warmup longer than the schedule never reaches the decay. After warmup the linear schedule drops
+  // straight to 0, and the cosine schedule with 0.5 cycles alternates between 1 and 0 because its progress
+  // denominator is 1.
+  if ('totalSteps' in config && config.warmupSteps > config.totalSteps) {
+    throw new Error(
+      `schedule ${type}: warmupSteps must be at most totalSteps = ${config.totalSteps}, got ${config.warmupSteps}, so lower warmupSteps or raise totalSteps.`,
+    );
   }
   return config;
 }
@@ -64,6 +143,15 @@ export function scheduleCurve(
   peakLearningRate: number,
   steps: number,
 ): { step: number; lr: number }[] {
+  validateSchedule(config);
+  if (!Number.isFinite(peakLearningRate) || peakLearningRate < 0) {
+    throw new Error(
+      `scheduleCurve: peakLearningRate must be a finite non-negative number, got ${describeValue(peakLearningRate)}.`,
+    );
+  }
+  if (!Number.isSafeInteger(steps) || steps < 0) {
+    throw new Error(`scheduleCurve: steps must be a non-negative integer, got ${describeValue(steps)}.`);
+  }
   return Array.from({ length: steps }, (_, step) => ({
     step,
     lr: peakLearningRate * scheduleMultiplier(config, step),

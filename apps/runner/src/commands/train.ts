@@ -6,22 +6,42 @@ import { Graph, GraphSession, Rng, toOnnx } from '@glassbox/graph';
 import { writeFileAtomic } from '@glassbox/graph/node';
 import { CharTokenizer, type Tokenizer, trainBpe } from '@glassbox/tokenizers';
 import { loadTokenizer, saveTokenizer } from '@glassbox/tokenizers/node';
-import { GptTrainer, runTraining, type TrainerOptions } from '@glassbox/trainer';
+import { CHECKPOINT_FILES, GptTrainer, runTraining, type TrainerOptions } from '@glassbox/trainer';
 import { loadCheckpoint, saveCheckpoint } from '@glassbox/trainer/node';
-import { checkCorpusLength, loadCorpus, MOBY_DICK } from '../corpus.js';
+import { type Corpus, checkCorpusLength, hashCorpusText, loadCorpus, MOBY_DICK } from '../corpus.js';
 import { METRICS_FILE, type MetricsRecord, MetricsWriter, readMetrics, truncateMetrics } from '../metrics.js';
 import { GENERATE_DEFAULTS, resolvePrecision, type TrainOptions, UsageError } from '../options.js';
 import { lineChartSpec, lossCurveSpec, renderChart } from '../plot.js';
 import { createTrainingProgress } from '../progress.js';
-import { CONFIG_FILE, huggingFaceConfig, TOKENIZER_FILE } from '../run-files.js';
+import { CONFIG_FILE, huggingFaceConfig, MODEL_FILE, TOKENIZER_FILE } from '../run-files.js';
 
 /** Length of the sample printed at the end of training, in tokens. */
 const SAMPLE_TOKENS = 300;
 
+/** Maximum number of steps at which `--plot-lr` samples the schedule, far more than a chart has pixels. */
+const LR_PLOT_MAX_POINTS = 2000;
+
+/** Files that a run directory written by `glassbox train` contains and that `--resume` reads. */
+const RESUME_FILES = [
+  MODEL_FILE,
+  CHECKPOINT_FILES.optimizer,
+  CHECKPOINT_FILES.state,
+  CONFIG_FILE,
+  TOKENIZER_FILE,
+] as const;
+
 /** Settings of a run that are not part of the trainer's checkpoint, kept in `config.json` under `glassbox`. */
 interface RunSettings {
+  /** `moby-dick`, or the absolute path of the corpus file. */
   corpus: string;
+  /** SHA-256 of the corpus text in hex. Runs written before it was recorded lack it. */
+  corpusSha256?: string;
   tokenizer: string;
+  /**
+   * The requested `--bpe-vocab-size` of a BPE run. The trained vocabulary is smaller when BPE runs out of
+   * pairs to merge. Character runs and runs written before it was recorded lack it.
+   */
+  bpeVocabSize?: number;
   evalInterval: number;
   valFraction: number;
 }
@@ -29,7 +49,7 @@ interface RunSettings {
 /**
  * Finds the first option given on the command line that would change a setting of the run being resumed, as
  * `[flag, given value, run's value]`. A resumed run keeps its model, data and optimizer; `--steps`,
- * `--eval-interval`, `--out` and `--threads` may change.
+ * `--eval-interval`, `--out` and `--threads` may change. `loadResumeCorpus` checks `--corpus`.
  */
 function changedOnResume(
   options: TrainOptions,
@@ -38,9 +58,8 @@ function changedOnResume(
 ): [string, unknown, unknown] | undefined {
   const tokenizerKind = options.tokenizer === 'char' ? 'char' : 'byte-level-bpe';
   const fixed: [string, unknown, unknown][] = [
-    ['corpus', options.corpus === MOBY_DICK ? MOBY_DICK : resolve(options.corpus), run.corpus],
     ['tokenizer', tokenizerKind, run.tokenizer],
-    ['bpe-vocab-size', options.bpeVocabSize, trainer.model.vocabSize],
+    ['bpe-vocab-size', options.bpeVocabSize, run.bpeVocabSize ?? trainer.model.vocabSize],
     ['n-layer', options.nLayer, trainer.model.nLayer],
     ['n-head', options.nHead, trainer.model.nHead],
     ['n-embd', options.nEmbd, trainer.model.nEmbd],
@@ -59,7 +78,11 @@ function changedOnResume(
     ['val-fraction', options.valFraction, run.valFraction],
     ['seed', options.seed, trainer.seed],
   ];
-  return fixed.find(([flag, given, stored]) => options.given.has(flag) && given !== stored);
+  // BPE training stops when no pair is left to merge, and then any larger request trains the same
+  // tokenizer. So both the requested and the trained vocabulary size match the run.
+  const matches = (flag: string, given: unknown, stored: unknown) =>
+    given === stored || (flag === 'bpe-vocab-size' && given === trainer.model.vocabSize);
+  return fixed.find(([flag, given, stored]) => options.given.has(flag) && !matches(flag, given, stored));
 }
 
 /**
@@ -71,12 +94,14 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (options.device === 'cuda') await checkCuda();
 
+  await checkOutDirectory(out);
   const resumingInPlace = options.resume !== undefined && resolve(options.resume) === resolve(out);
   if (!resumingInPlace && (await holdsRun(out))) {
     throw new UsageError(
       `--out ${out} already contains a training run; choose another --out, or continue that run with --resume ${out}.`,
     );
   }
+  if (options.resume) await checkResumeDirectory(options.resume);
   const resumed = options.resume ? await loadResumeCheckpoint(options.resume) : undefined;
   const previous = options.resume ? await readRunSettings(options.resume) : undefined;
   if (resumed && previous) {
@@ -89,9 +114,12 @@ export async function runTrain(options: TrainOptions): Promise<number> {
       );
     }
   }
-  const corpus = await loadCorpus(previous?.corpus ?? options.corpus);
-  const tokenizer = resumed
-    ? await loadTokenizer(join(options.resume!, TOKENIZER_FILE))
+  const corpus =
+    options.resume && previous
+      ? await loadResumeCorpus(options, previous, options.resume, log)
+      : await loadCorpus(options.corpus);
+  const tokenizer = options.resume
+    ? await loadRunTokenizer(options.resume)
     : await buildTokenizer(options, corpus.text, log);
 
   const tokens = encodeCorpus(tokenizer, corpus.text, corpus.name);
@@ -137,19 +165,32 @@ export async function runTrain(options: TrainOptions): Promise<number> {
       `--steps ${trainerOptions.maxSteps} is below the ${resumed.state.step} steps ${options.resume} already took; give a larger --steps.`,
     );
   }
+  const bpeVocabSize = previous
+    ? previous.bpeVocabSize
+    : options.tokenizer === 'bpe'
+      ? options.bpeVocabSize
+      : undefined;
   const settings: RunSettings = {
-    corpus: corpus.name === MOBY_DICK ? MOBY_DICK : resolve(corpus.name),
+    corpus: recordedCorpusName(corpus.name),
+    corpusSha256: hashCorpusText(corpus.text),
     tokenizer: tokenizer.kind,
+    ...(bpeVocabSize === undefined ? {} : { bpeVocabSize }),
     evalInterval:
       options.given.has('eval-interval') || !previous ? options.evalInterval : previous.evalInterval,
     valFraction: previous?.valFraction ?? options.valFraction,
   };
-  checkMemory(model, trainerOptions.batchSize);
+  checkMemory(model, trainerOptions.batchSize, tokenizer.kind);
   const sizes = checkCorpusLength(tokens.length, model.blockSize, settings.valFraction);
   const data = { train: tokens.subarray(0, sizes.train), validation: tokens.subarray(sizes.train) };
 
   // Everything is validated; only now does the run directory appear.
-  await mkdir(out, { recursive: true });
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (error) {
+    throw new UsageError(
+      `cannot create the run directory --out ${out} (${(error as Error).message}). Check the permissions of its parent directory or choose another --out.`,
+    );
+  }
   if (!resumingInPlace) await saveTokenizer(join(out, TOKENIZER_FILE), tokenizer);
   const { session: _session, ...persisted } = trainerOptions;
   await writeFileAtomic(
@@ -163,7 +204,8 @@ export async function runTrain(options: TrainOptions): Promise<number> {
   } catch (error) {
     if (String((error as Error).message).includes('bad_alloc')) {
       throw new UsageError(
-        `ONNX Runtime ran out of memory building the training graph for context ${model.blockSize} and batch ${trainerOptions.batchSize}; use a smaller --block-size or --batch-size.`,
+        `ONNX Runtime ran out of memory building the training graph for ${describeModelSize(model, trainerOptions.batchSize)}. ` +
+          'Use a smaller --batch-size, --block-size, --n-embd or --n-layer.',
       );
     }
     throw error;
@@ -180,7 +222,14 @@ export async function runTrain(options: TrainOptions): Promise<number> {
     }
     await writeFileAtomic(metricsPath, history.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
-  if (options.plotLr) await plotLearningRate(trainer, trainerOptions.maxSteps, history, join(out, 'lr'));
+  if (options.plotLr) {
+    const steps = learningRatePlotSteps(
+      trainerOptions.maxSteps,
+      trainerOptions.warmupSteps,
+      LR_PLOT_MAX_POINTS,
+    );
+    await plotLearningRate(trainer, steps, history, join(out, 'lr'));
+  }
   const metrics = await MetricsWriter.open(metricsPath);
   const previousSeconds = history.at(-1)?.elapsedSeconds ?? 0;
 
@@ -276,6 +325,48 @@ async function holdsRun(directory: string): Promise<boolean> {
   return false;
 }
 
+/** Rejects an `--out` path that exists but is not a directory, or that lies inside a file. */
+async function checkOutDirectory(out: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(out)).isDirectory();
+  } catch (error) {
+    const code = errorCode(error);
+    // A missing directory is created once every option is validated.
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') {
+      throw new UsageError(
+        `--out ${out} is not a valid directory path because part of it is a file. Choose an --out inside a directory.`,
+      );
+    }
+    throw new UsageError(
+      `cannot check --out ${out} (${(error as Error).message}). Check its permissions or choose another --out.`,
+    );
+  }
+  if (!isDirectory) {
+    throw new UsageError(
+      `--out ${out} is an existing file, but the run needs a directory. Choose another --out for the run directory.`,
+    );
+  }
+}
+
+/**
+ * Rejects a `--resume` directory that lacks one of the files in `RESUME_FILES`. A path that does not exist or
+ * is a file lacks all of them.
+ */
+async function checkResumeDirectory(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (const name of RESUME_FILES) {
+    if (!(await pathExists(join(directory, name)))) missing.push(name);
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `--resume ${directory} is missing ${missing.join(', ')}; a run directory written by glassbox train ` +
+        `contains ${RESUME_FILES.join(', ')}. Pass a complete run directory, or start a new run without --resume.`,
+    );
+  }
+}
+
 /** Loads the checkpoint of `--resume`, reporting a damaged or partial directory as a usage error. */
 async function loadResumeCheckpoint(directory: string): ReturnType<typeof loadCheckpoint> {
   try {
@@ -292,20 +383,44 @@ async function loadResumeCheckpoint(directory: string): ReturnType<typeof loadCh
 /**
  * Rejects a model and batch whose training activations would not fit in this machine's memory. The estimate
  * counts float32 activations kept for the backward pass: per layer about 30 values per position and channel
- * plus three attention matrices per head (scores, weights and their gradient).
+ * plus three attention matrices per head (scores, weights and their gradient), and three values per position
+ * and vocabulary entry for the logits. The message names the options of the largest of these three terms.
  */
-function checkMemory(model: GptConfig, batchSize: number): void {
+function checkMemory(model: GptConfig, batchSize: number, tokenizerKind: string): void {
   const positions = batchSize * model.blockSize;
-  const perLayer =
-    positions * model.nEmbd * 30 + 3 * batchSize * model.nHead * model.blockSize * model.blockSize;
-  const bytes = 4 * (perLayer * model.nLayer + positions * model.vocabSize * 3);
+  const widthValues = positions * model.nEmbd * 30 * model.nLayer;
+  const attentionValues = 3 * batchSize * model.nHead * model.blockSize * model.blockSize * model.nLayer;
+  const logitValues = positions * model.vocabSize * 3;
+  const bytes = 4 * (widthValues + attentionValues + logitValues);
   const available = totalmem();
-  if (bytes > 0.75 * available) {
-    throw new UsageError(
-      `training needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for --block-size ${model.blockSize} and --batch-size ${batchSize}, ` +
-        `more than this machine's ${(available / 2 ** 30).toFixed(1)} GiB allows; use a smaller --block-size or --batch-size.`,
-    );
+  if (bytes <= 0.75 * available) return;
+
+  let driver = '--n-embd and --n-layer';
+  let advice = 'a smaller --n-embd or --n-layer';
+  if (attentionValues > widthValues && attentionValues >= logitValues) {
+    driver = '--block-size squared, --n-head and --n-layer';
+    advice = 'a smaller --block-size, --n-head or --n-layer';
+  } else if (logitValues > widthValues && logitValues > attentionValues) {
+    driver = 'the vocabulary size';
+    advice =
+      tokenizerKind === 'char'
+        ? '--tokenizer bpe with a small --bpe-vocab-size'
+        : 'a smaller --bpe-vocab-size';
   }
+  const gib = (value: number) => (value / 2 ** 30).toFixed(1);
+  throw new UsageError(
+    `training needs about ${gib(bytes)} GiB of activations for ${describeModelSize(model, batchSize)}, ` +
+      `more than the ${gib(0.75 * available)} GiB (75% of this machine's ${gib(available)} GiB) it may use. ` +
+      `Most of it scales with ${driver}, so use ${advice}, or a smaller --batch-size.`,
+  );
+}
+
+/** Lists the options that set the size of the training activations, with the values of this run. */
+function describeModelSize(model: GptConfig, batchSize: number): string {
+  return (
+    `--n-embd ${model.nEmbd}, --n-layer ${model.nLayer}, --n-head ${model.nHead}, --block-size ${model.blockSize}, ` +
+    `--batch-size ${batchSize} and a vocabulary of ${model.vocabSize} tokens`
+  );
 }
 
 /** Reads the run settings that `glassbox train` stored in a run directory's config.json. */
@@ -325,7 +440,9 @@ async function readRunSettings(directory: string): Promise<RunSettings> {
     typeof run.corpus !== 'string' ||
     typeof run.evalInterval !== 'number' ||
     typeof run.valFraction !== 'number' ||
-    typeof run.tokenizer !== 'string'
+    typeof run.tokenizer !== 'string' ||
+    !['string', 'undefined'].includes(typeof run.corpusSha256) ||
+    !['number', 'undefined'].includes(typeof run.bpeVocabSize)
   ) {
     throw new UsageError(
       `${path} has no complete "glassbox" section; --resume needs a run directory written by glassbox train.`,
@@ -334,22 +451,127 @@ async function readRunSettings(directory: string): Promise<RunSettings> {
   return run as RunSettings;
 }
 
+/** Loads the tokenizer of the `--resume` directory, reporting a damaged file as a usage error. */
+async function loadRunTokenizer(directory: string): Promise<Tokenizer> {
+  const path = join(directory, TOKENIZER_FILE);
+  try {
+    return await loadTokenizer(path);
+  } catch (error) {
+    throw new UsageError(
+      `cannot load ${path} (${(error as Error).message.replace(/\.$/, '')}). Pass a run directory written by glassbox train.`,
+    );
+  }
+}
+
 /**
- * Writes `<path>.svg` and `<path>.png`: the learning rate of each step of the run. Steps in `history` show
- * the rate they were trained with, because a run resumed with another --steps changes the cosine decay only
- * from its first new step.
+ * Loads the corpus of the run in `directory`: the recorded file, or the `--corpus` given in its place.
+ * A run that records the SHA-256 of its corpus text accepts any file with that text and rejects changed
+ * text. A run written before the hash was recorded accepts another `--corpus` only when the recorded file
+ * no longer exists, and then cannot compare the text.
+ */
+async function loadResumeCorpus(
+  options: TrainOptions,
+  run: RunSettings,
+  directory: string,
+  log: (line: string) => void,
+): Promise<Corpus> {
+  const recorded = run.corpus;
+  const requested = options.given.has('corpus') ? recordedCorpusName(options.corpus) : recorded;
+  const moved = requested !== recorded;
+  const recordedExists = recorded === MOBY_DICK || (await pathExists(recorded));
+
+  if (!moved && !recordedExists) {
+    throw new UsageError(
+      `corpus file ${recorded}, recorded in ${join(directory, CONFIG_FILE)}, not found. ` +
+        'Pass its new path with --corpus, or start a new run without --resume.',
+    );
+  }
+  if (moved && run.corpusSha256 === undefined && recordedExists) {
+    throw new UsageError(
+      `--corpus ${requested} differs from ${recorded}, the corpus of the run in ${directory}; a resumed run keeps ` +
+        'its model, data and optimizer settings. Drop the option, or start a new run without --resume.',
+    );
+  }
+
+  const corpus = await loadCorpus(moved ? options.corpus : recorded);
+  if (run.corpusSha256 !== undefined && hashCorpusText(corpus.text) !== run.corpusSha256) {
+    const changed = moved
+      ? `--corpus ${requested} has other text than ${recorded}, the corpus of the run in ${directory}, so the text changed since the checkpoint`
+      : `corpus file ${recorded} changed since the checkpoint in ${directory} was saved`;
+    throw new UsageError(
+      `${changed} (its SHA-256 differs). Pass a file with the text the run was trained on, or start a new run without --resume.`,
+    );
+  }
+  if (moved) {
+    const check =
+      run.corpusSha256 === undefined
+        ? `the run in ${directory} records no corpus hash, so its text is not compared`
+        : 'its text matches the checkpoint';
+    log(`glassbox train: reading the corpus from ${requested} in place of ${recorded}; ${check}`);
+  }
+  return corpus;
+}
+
+/** Returns the corpus name a run records: `moby-dick`, or the absolute path of the file. */
+function recordedCorpusName(corpus: string): string {
+  return corpus === MOBY_DICK ? MOBY_DICK : resolve(corpus);
+}
+
+/**
+ * Checks whether `path` exists. A missing entry, or a file where a parent directory should be, counts as absent,
+ * and other errors are raised.
+ */
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw error;
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return undefined;
+}
+
+/**
+ * Returns the 1-based steps at which `--plot-lr` samples the schedule of a `steps`-step run: every step when
+ * there are at most `maxPoints`, else `maxPoints` evenly spaced steps plus the last warmup step (the peak).
+ * The first and the last step are always included.
+ */
+export function learningRatePlotSteps(steps: number, warmupSteps: number, maxPoints: number): number[] {
+  if (steps <= maxPoints) return Array.from({ length: steps }, (_, index) => index + 1);
+
+  const picked = new Set<number>([1, steps]);
+  for (let index = 1; index < maxPoints - 1; index++) {
+    // Float arithmetic, because index * (steps - 1) can exceed Number.MAX_SAFE_INTEGER.
+    picked.add(Math.min(steps, 1 + Math.round((index / (maxPoints - 1)) * (steps - 1))));
+  }
+  if (warmupSteps >= 1 && warmupSteps <= steps) picked.add(warmupSteps);
+  return [...picked].sort((a, b) => a - b);
+}
+
+/**
+ * Writes `<path>.svg` and `<path>.png`: the learning rate at each of `steps` (1-based, ascending). Steps in
+ * `history` show the rate they were trained with, because a run resumed with another --steps changes the
+ * cosine decay only from its first new step.
  */
 async function plotLearningRate(
   trainer: GptTrainer,
-  steps: number,
+  steps: readonly number[],
   history: readonly MetricsRecord[],
   path: string,
 ): Promise<void> {
   const recorded = new Map(history.map((record) => [record.step, record.lr]));
   const series = 'learning rate';
-  const points = Array.from({ length: steps }, (_, step) => ({
-    x: step + 1,
-    y: recorded.get(step + 1) ?? trainer.learningRateAt(step),
+  const points = steps.map((step) => ({
+    x: step,
+    y: recorded.get(step) ?? trainer.learningRateAt(step - 1),
     series,
   }));
   await renderChart(
@@ -360,7 +582,7 @@ async function plotLearningRate(
       points,
       integerX: true,
       // A line through one point draws nothing, so a one-step run gets a marker.
-      markedSeries: steps === 1 ? [series] : undefined,
+      markedSeries: steps.length === 1 ? [series] : undefined,
     }),
     path,
   );
