@@ -1,4 +1,5 @@
 import type { Rng, RngState } from '@glassbox/graph';
+import { describeValue } from './option-rules.js';
 
 /** Token ids of a corpus; 32-bit so that any vocabulary fits. */
 export type TokenArray = Int32Array | Uint16Array | Uint32Array;
@@ -11,11 +12,6 @@ const MAX_TOKEN_ID = 2 ** 31 - 1;
  * 100 * 0.57 = 56.99999999999999 carry floating-point error, and a plain floor would lose a whole element.
  */
 const COUNT_TOLERANCE = 1e-9;
-
-/** Formats a value for an error message: numbers as written (NaN too), others as JSON. */
-function describeValue(value: unknown): string {
-  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
-}
 
 function checkPositiveInteger(where: string, name: string, value: unknown): void {
   if (!Number.isSafeInteger(value) || (value as number) <= 0) {

@@ -1,4 +1,5 @@
 import type { Rng } from '@glassbox/graph';
+import { checkTypedOptions, describeValue, type OptionRule } from './option-rules.js';
 
 /**
  * Weight initialization schemes with the formulas of `torch.nn.init` (PyTorch 2.x):
@@ -66,12 +67,6 @@ export const INIT_SCHEME_TYPES = [
 
 type InitSchemeType = (typeof INIT_SCHEME_TYPES)[number];
 
-interface OptionRule {
-  test: (value: unknown) => boolean;
-  expected: string;
-  optional?: boolean;
-}
-
 const finite: OptionRule = { test: (v) => Number.isFinite(v), expected: 'a finite number' };
 const optionalFinite: OptionRule = { ...finite, optional: true };
 const positiveStd: OptionRule = {
@@ -112,46 +107,12 @@ const SCHEME_OPTIONS: Record<InitSchemeType, Record<string, OptionRule>> = {
   constant: { value: finite },
 };
 
-/** Formats a value for an error message: numbers as written (NaN too), others as JSON. */
-function describeValue(value: unknown): string {
-  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
-}
-
 /**
  * Checks an initialization scheme: a known type, every required option present, no unknown option, and
  * numbers in range. Throws an error that names the option and returns `scheme` unchanged.
  */
 export function validateInitScheme(scheme: InitScheme): InitScheme {
-  if (typeof scheme !== 'object' || scheme === null) {
-    throw new Error(`init scheme: expected an object with a type, got ${describeValue(scheme)}.`);
-  }
-  const type = (scheme as { type: unknown }).type;
-  if (!(INIT_SCHEME_TYPES as readonly unknown[]).includes(type)) {
-    throw new Error(
-      `init scheme: type must be one of ${INIT_SCHEME_TYPES.join(', ')}, got ${describeValue(type)}.`,
-    );
-  }
-
-  const options = SCHEME_OPTIONS[type as InitSchemeType];
-  const names = Object.keys(options);
-  for (const key of Object.keys(scheme)) {
-    if (key !== 'type' && !names.includes(key)) {
-      const known = ['type', ...names].join(', ');
-      throw new Error(`init scheme ${type}: unknown option ${JSON.stringify(key)}, expected only ${known}.`);
-    }
-  }
-
-  const values = scheme as unknown as Record<string, unknown>;
-  for (const [name, rule] of Object.entries(options)) {
-    const value = values[name];
-    if (value === undefined) {
-      if (rule.optional) continue;
-      throw new Error(`init scheme ${type}: ${name} is missing, expected ${rule.expected}.`);
-    }
-    if (!rule.test(value)) {
-      throw new Error(`init scheme ${type}: ${name} must be ${rule.expected}, got ${describeValue(value)}.`);
-    }
-  }
+  checkTypedOptions('init scheme', scheme, INIT_SCHEME_TYPES, SCHEME_OPTIONS);
 
   if (scheme.type === 'truncated-normal') {
     const a = scheme.a ?? -2;

@@ -1,3 +1,5 @@
+import { checkTypedOptions, describeValue, type OptionRule } from './option-rules.js';
+
 /**
  * Learning-rate schedules as multipliers of the peak learning rate, with the formulas of their Hugging Face
  * `transformers.optimization` counterparts (`get_constant_schedule`, `get_constant_schedule_with_warmup`,
@@ -48,23 +50,17 @@ export function scheduleMultiplier(config: ScheduleConfig, step: number): number
 
 type ScheduleType = (typeof SCHEDULE_TYPES)[number];
 
-interface FieldRule {
-  test: (value: unknown) => boolean;
-  expected: string;
-  optional?: boolean;
-}
-
-const nonNegativeInteger: FieldRule = {
+const nonNegativeInteger: OptionRule = {
   test: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   expected: 'a non-negative integer',
 };
-const positiveInteger: FieldRule = {
+const positiveInteger: OptionRule = {
   test: (v) => Number.isSafeInteger(v) && (v as number) > 0,
   expected: 'a positive integer',
 };
 
 /** The options of each schedule type besides `type`, with the values they accept. */
-const SCHEDULE_FIELDS: Record<ScheduleType, Record<string, FieldRule>> = {
+const SCHEDULE_FIELDS: Record<ScheduleType, Record<string, OptionRule>> = {
   constant: {},
   'constant-with-warmup': { warmupSteps: nonNegativeInteger },
   'linear-with-warmup': { warmupSteps: nonNegativeInteger, totalSteps: positiveInteger },
@@ -84,11 +80,6 @@ const SCHEDULE_FIELDS: Record<ScheduleType, Record<string, FieldRule>> = {
   },
 };
 
-/** Formats a value for an error message: numbers as written (NaN too), others as JSON. */
-function describeValue(value: unknown): string {
-  return typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
-}
-
 function makeUnknownTypeError(type: unknown): Error {
   return new Error(`schedule: type must be one of ${SCHEDULE_TYPES.join(', ')}, got ${describeValue(type)}.`);
 }
@@ -99,32 +90,7 @@ function makeUnknownTypeError(type: unknown): Error {
  * Throws an error that names the option, and otherwise returns `config` unchanged.
  */
 export function validateSchedule(config: ScheduleConfig): ScheduleConfig {
-  if (typeof config !== 'object' || config === null) {
-    throw new Error(`schedule: expected an object with a type, got ${describeValue(config)}.`);
-  }
-  const type = (config as { type: unknown }).type;
-  if (!(SCHEDULE_TYPES as readonly unknown[]).includes(type)) throw makeUnknownTypeError(type);
-
-  const fields = SCHEDULE_FIELDS[type as ScheduleType];
-  const names = Object.keys(fields);
-  for (const key of Object.keys(config)) {
-    if (key !== 'type' && !names.includes(key)) {
-      const known = ['type', ...names].join(', ');
-      throw new Error(`schedule ${type}: unknown option ${JSON.stringify(key)}, expected only ${known}.`);
-    }
-  }
-
-  const values = config as unknown as Record<string, unknown>;
-  for (const [name, rule] of Object.entries(fields)) {
-    const value = values[name];
-    if (value === undefined) {
-      if (rule.optional) continue;
-      throw new Error(`schedule ${type}: ${name} is missing, expected ${rule.expected}.`);
-    }
-    if (!rule.test(value)) {
-      throw new Error(`schedule ${type}: ${name} must be ${rule.expected}, got ${describeValue(value)}.`);
-    }
-  }
+  const type = checkTypedOptions('schedule', config, SCHEDULE_TYPES, SCHEDULE_FIELDS);
 
   // A warmup longer than the schedule never reaches the decay. After warmup the linear schedule drops
   // straight to 0, and the cosine schedule with 0.5 cycles alternates between 1 and 0 because its progress

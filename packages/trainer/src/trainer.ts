@@ -17,10 +17,10 @@ import {
   type SessionOptions,
   TrainingSession,
   toOnnx,
-  validateOptimizer,
 } from '@glassbox/graph';
 import type * as ort from 'onnxruntime-common';
 import { RandomWindowSampler, type TokenArray } from './data.js';
+import { describeValue } from './option-rules.js';
 import { cosineWithWarmup } from './schedule.js';
 import { type ScheduleConfig, scheduleMultiplier, validateSchedule } from './schedules.js';
 import { firstNonFinite } from './statistics.js';
@@ -117,11 +117,6 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 const FLOAT32_MIN_NORMAL = 2 ** -126;
 const LOSS_SCALER_KEYS: readonly string[] = ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'];
 
-/** Formats a value read from a checkpoint for an error message: numbers as written (NaN too), others as JSON. */
-function describeValue(value: unknown): string {
-  return typeof value === 'number' ? String(value) : JSON.stringify(value);
-}
-
 /**
  * Checks that a loss scale survives the conversion to float32. An infinite scale or one that rounds to 0
  * makes every gradient non-finite, so every step would be skipped and training would never advance.
@@ -161,21 +156,21 @@ function checkLossScalerOptions(settings: LossScalerOptions | undefined, precisi
 }
 
 /**
- * Throws unless `given` contains exactly the tensors of `expected`, with the same sizes. Loading a state with
+ * Throws unless `tensors` contains exactly the tensors of `expected`, with the same sizes. Loading a state with
  * a tensor missing would leave that tensor at its initial value and silently resume a different run.
  */
 function checkStateTensors(
   field: string,
-  given: ReadonlyMap<string, Float32Array>,
+  tensors: ReadonlyMap<string, Float32Array>,
   expected: ReadonlyMap<string, Float32Array>,
 ): void {
-  if (!(given instanceof Map)) {
+  if (!(tensors instanceof Map)) {
     throw new Error(
-      `the trainer state's ${field} must be a Map of Float32Arrays, got ${describeValue(given)}.`,
+      `the trainer state's ${field} must be a Map of Float32Arrays, got ${describeValue(tensors)}.`,
     );
   }
-  const missing = [...expected.keys()].filter((name) => !given.has(name));
-  const unexpected = [...given.keys()].filter((name) => !expected.has(name));
+  const missing = [...expected.keys()].filter((name) => !tensors.has(name));
+  const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));
   if (missing.length > 0 || unexpected.length > 0) {
     const parts = [
       missing.length > 0
@@ -189,7 +184,7 @@ function checkStateTensors(
       `the trainer state's ${field} do not match this model and optimizer: ${parts.join('; ')}. Resume with the options the state was saved with.`,
     );
   }
-  for (const [name, data] of given) {
+  for (const [name, data] of tensors) {
     const size = expected.get(name)!.length;
     if (!(data instanceof Float32Array) || data.length !== size) {
       throw new Error(
@@ -202,8 +197,8 @@ function checkStateTensors(
 /**
  * Throws on trainer options that would crash ONNX Runtime or train with a different setting than the one
  * given: sizes that are not positive integers, learning rates and decay values that are negative or not
- * finite, betas outside [0, 1). The model, optimizer, schedule and loss scaler are checked by their own
- * validators.
+ * finite, betas outside [0, 1). The model, schedule and loss scaler are checked by their own validators,
+ * and `addTrainingStep` checks the optimizer.
  */
 export function validateTrainerOptions(options: TrainerOptions): void {
   if (typeof options !== 'object' || options === null) {
@@ -312,7 +307,6 @@ export class GptTrainer {
     });
     const loss = g.crossEntropy(logits, targets);
     if (options.schedule) validateSchedule(options.schedule);
-    if (options.optimizer) validateOptimizer(options.optimizer);
     const optimizer: OptimizerConfig = options.optimizer ?? {
       type: 'adamw',
       beta1: options.beta1,
